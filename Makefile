@@ -1,0 +1,64 @@
+# bdg — the two set-up commands are `make up` and `make test`; both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+# uv from PATH, else the one pip installs for this user.
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
+CODE := services shared tests deploy bench
+
+.PHONY: help up test lint typecheck unit integration e2e lock bootstrap rebuild clean
+
+help:
+	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops)"
+	@echo "make test    lint, type-check and run the whole test suite"
+	@echo "make lock    re-resolve requirements.lock and requirements-dev.lock with hashes"
+
+bootstrap: $(STAMP)
+
+# Install uv if missing, create the virtualenv and sync it to the locked dev set.
+$(STAMP): requirements-dev.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet --user uv 2>/dev/null || \
+		$(PYTHON) -m pip install --quiet uv || \
+		$(PYTHON) -m pip install --quiet --user --break-system-packages uv
+	@test -x $(BIN)/python || $(UV) venv --quiet --python ">=3.11" $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.lock
+	@touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/python deploy/run_local.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy services shared
+
+test: lint typecheck
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+lock:
+	$(UV) pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 \
+		--quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --group dev --universal --generate-hashes \
+		--python-version 3.11 --quiet -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,82 @@
+"""The FastAPI application every service is built from, wired through its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+
+from shared.http import (
+    ReadinessCheck,
+    health_router,
+    install_problem_handlers,
+    install_request_context,
+)
+from shared.logging import configure_logging, get_logger
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+Setup = Callable[[ServiceRuntime], Awaitable[Any]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    setup: Setup,
+) -> FastAPI:
+    """An app whose lifespan starts the runtime after `setup` has built the service.
+
+    `setup(runtime)` creates the service's repositories and use cases, registers its
+    consumers and outbox collections, and returns the object the routes use
+    (`request.app.state.service`).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        runtime = ServiceRuntime(settings)
+        app.state.runtime = runtime
+        app.state.service = await setup(runtime)
+        await runtime.start()
+        get_logger(__name__).info(
+            "service started",
+            port=settings.port,
+            mongodb=runtime.mongo.kind.value,
+            database=settings.database,
+        )
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            get_logger(__name__).info("service stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    install_request_context(app, settings.service_name)
+
+    def readiness(request: Request) -> ReadinessCheck:
+        runtime: ServiceRuntime = request.app.state.runtime
+        return runtime.ready
+
+    app.include_router(health_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run one service in the foreground until SIGINT or SIGTERM, then drain and stop."""
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=20,
+        access_log=False,
+    )

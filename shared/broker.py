@@ -1,0 +1,78 @@
+"""The NATS broker (FastStream), stream declarations and the outbox's JetStream publisher."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from faststream.nats import NatsBroker, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from shared.contracts import STREAMS, CloudEvent, kind_for_type
+from shared.contracts.streams import StreamSpec
+from shared.logging import get_logger
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+# Long enough that a publish retried after a NATS outage is still recognised.
+DUPLICATE_WINDOW = timedelta(minutes=30)
+
+log = get_logger(__name__)
+
+
+def create_broker(nats_url: str, client_name: str) -> NatsBroker:
+    """A broker that keeps reconnecting for as long as NATS is away."""
+    return NatsBroker(
+        nats_url,
+        name=client_name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        # FastStream logs every message at this level: keep it out of INFO logs.
+        log_level=logging.DEBUG,
+        graceful_timeout=15.0,
+    )
+
+
+def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+    )
+
+
+async def ensure_streams(broker: NatsBroker, replicas: int) -> None:
+    """Create both streams, or bring an existing one's configuration up to date."""
+    js = broker.config.connection_state.stream
+    for spec in STREAMS:
+        config = stream_config(spec, replicas)
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError:
+            await js.update_stream(config=config)
+
+
+class JetStreamPublisher:
+    """Publishes a stored CloudEvent on its type's subject and waits for the stream's ack."""
+
+    def __init__(self, broker: NatsBroker, timeout: float = 5.0) -> None:
+        self._broker = broker
+        self._timeout = timeout
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        kind = kind_for_type(event["type"])
+        if kind is None:
+            raise ValueError(f"no subject known for event type {event['type']!r}")
+        body = CloudEvent.model_validate(event).to_bytes()
+        await self._broker.publish(
+            body,
+            subject=kind.subject,
+            headers={MSG_ID_HEADER: event["id"], "content-type": "application/cloudevents+json"},
+            correlation_id=event.get("correlationid"),
+            stream=kind.stream.name,
+            timeout=self._timeout,
+        )

@@ -1,0 +1,166 @@
+"""HTTP pieces every service shares: problem details, health, metrics, correlation ids."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.logging import CORRELATION_HEADER, correlation_scope, get_logger
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://bdg.gov.vn/problems/"
+
+REQUESTS = Counter(
+    "bdg_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+LATENCY = Histogram(
+    "bdg_http_request_seconds", "HTTP request duration", ["service", "method", "route"]
+)
+
+log = get_logger(__name__)
+
+
+class Problem(Exception):
+    """An RFC 9457 problem: raised by use cases, rendered as `application/problem+json`."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        errors: Sequence[dict[str, Any]] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+        self.extensions = extensions
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", ""))}
+        for error in exc.errors()
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc)
+
+    async def on_validation(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(
+            Problem(
+                422,
+                "validation",
+                "Invalid request",
+                "The request does not match the schema; see `errors`.",
+                errors=validation_errors(exc),
+            )
+        )
+
+    async def on_http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
+        return problem_response(
+            Problem(
+                exc.status_code,
+                {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http"),
+                titles.get(exc.status_code, "HTTP error"),
+                str(exc.detail),
+            ),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    async def on_unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", error=str(exc))
+        return problem_response(
+            Problem(500, "internal", "Internal error", "An unexpected error occurred.")
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def install_request_context(app: FastAPI, service: str) -> None:
+    """Bind a correlation id per request and record request metrics."""
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        with correlation_scope(request.headers.get(CORRELATION_HEADER)) as correlation_id:
+            started = time.perf_counter()
+            response = await call_next(request)
+            path = getattr(request.scope.get("route"), "path", "unmatched")
+            LATENCY.labels(service, request.method, path).observe(time.perf_counter() - started)
+            REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
+            response.headers[CORRELATION_HEADER] = correlation_id
+            return response
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+def health_router(readiness: Callable[[Request], ReadinessCheck]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="MongoDB and NATS are reachable (503 otherwise)",
+        responses={503: {"description": "A dependency is not reachable"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await readiness(request)()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -1,0 +1,155 @@
+"""Transactional outbox with single-document atomicity.
+
+A change and the events it causes are written in one document write: the pending
+events ride in the changed document's `_outbox` array. The relay publishes them to
+JetStream with `Nats-Msg-Id` = event id (so a re-publish after a lost ack is
+de-duplicated by the server), and only after the server's ack pulls them out of the
+document. While NATS is down the events wait and the relay backs off; nothing is lost.
+This needs neither a replica set nor multi-document transactions, so it behaves the
+same on a standalone server, a replica set and the in-process emulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.contracts import CloudEvent
+from shared.logging import get_logger
+
+OUTBOX_FIELD = "_outbox"
+PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
+
+EVENTS_PUBLISHED = Counter(
+    "bdg_outbox_events_published_total", "Events published from the outbox", ["service"]
+)
+PUBLISH_FAILURES = Counter(
+    "bdg_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"]
+)
+
+log = get_logger(__name__)
+
+
+def outbox_documents(events: Sequence[CloudEvent]) -> list[dict[str, Any]]:
+    """The pending-event entries to store with a new document (`{_outbox: [...]}`)."""
+    return [event.to_document() for event in events]
+
+
+def push_to_outbox(events: Sequence[CloudEvent]) -> dict[str, Any]:
+    """The `$push` clause that appends events to an existing document's outbox."""
+    return {OUTBOX_FIELD: {"$each": outbox_documents(events)}}
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: dict[str, Any]) -> None:
+        """Publish one stored event; return only once the stream has acknowledged it."""
+
+
+class OutboxRelay:
+    """Publishes pending events of the given collections, oldest documents first."""
+
+    def __init__(
+        self,
+        service: str,
+        publisher: EventPublisher,
+        collections: Sequence[AsyncCollection[dict[str, Any]]],
+        *,
+        poll_seconds: float = 2.0,
+        batch_documents: int = 500,
+        max_in_flight: int = 256,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self._service = service
+        self._publisher = publisher
+        self._collections = list(collections)
+        self._poll_seconds = poll_seconds
+        self._batch_documents = batch_documents
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._max_backoff = max_backoff_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Called after a write that stored events, so they go out at once."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        """Stop the loop, then make a last attempt to publish what is pending."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), flush_timeout)
+
+    async def flush(self) -> int:
+        """Publish everything pending now; returns how many events went out."""
+        sent = 0
+        for collection in self._collections:
+            while True:
+                count = await self._publish_batch(collection)
+                sent += count
+                if count == 0:
+                    break
+        return sent
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.flush()
+                backoff = 0.1
+                timeout = self._poll_seconds
+            except Exception as exc:  # NATS or MongoDB unreachable: wait and retry.
+                PUBLISH_FAILURES.labels(self._service).inc()
+                log.warning("outbox relay waiting to retry", error=str(exc), retry_in=backoff)
+                timeout = backoff
+                backoff = min(backoff * 2, self._max_backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _publish_batch(self, collection: AsyncCollection[dict[str, Any]]) -> int:
+        documents = await collection.find(
+            PENDING_FILTER, {OUTBOX_FIELD: 1}, limit=self._batch_documents
+        ).to_list(None)
+        events: list[tuple[Any, dict[str, Any]]] = [
+            (document["_id"], event)
+            for document in documents
+            for event in document.get(OUTBOX_FIELD, [])
+        ]
+        if not events:
+            return 0
+        outcomes = await asyncio.gather(
+            *(self._publish_one(event) for _, event in events), return_exceptions=True
+        )
+        sent_ids = [
+            event["id"]
+            for (_, event), outcome in zip(events, outcomes, strict=True)
+            if outcome is None
+        ]
+        if sent_ids:
+            sent = set(sent_ids)
+            owners = list({owner for owner, event in events if event["id"] in sent})
+            await collection.update_many(
+                {"_id": {"$in": owners}},
+                {"$pull": {OUTBOX_FIELD: {"id": {"$in": sent_ids}}}},
+            )
+            EVENTS_PUBLISHED.labels(self._service).inc(len(sent_ids))
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
+        return len(sent_ids)
+
+    async def _publish_one(self, event: dict[str, Any]) -> None:
+        async with self._in_flight:
+            await self._publisher.publish(event)

@@ -1,0 +1,35 @@
+"""Settings common to the three services, read from `BDG_*` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where MongoDB and NATS are, how to bind and log.
+
+    `mongodb_url` unset means the in-process MongoDB emulation: nothing is kept
+    when the process stops, which is announced loudly at start-up.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BDG_", extra="ignore")
+
+    mongodb_url: str | None = None
+    nats_url: str = "nats://127.0.0.1:4222"
+    host: str = "127.0.0.1"
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Outbox relay: how often it looks for unsent events when nothing woke it.
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    # Consumers: a message failing this many times lands in dead letters.
+    consumer_max_deliver: int = Field(default=5, ge=1)
+    consumer_batch_size: int = Field(default=256, ge=1)
+    # How long a pull waits to fill a batch; bounds the added latency when idle.
+    consumer_batch_wait_seconds: float = Field(default=0.05, gt=0)
+
+    # Each service overrides these three with its own variable names.
+    service_name: str = "bdg"
+    port: int = 8000
+    database: str = "bdg"
