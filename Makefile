@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
-CODE := services shared tests deploy bench
+CODE := services shared tests deploy
 
 .PHONY: help up test lint typecheck unit integration e2e lock bootstrap rebuild clean
 

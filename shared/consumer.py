@@ -211,6 +211,9 @@ class StreamConsumer:
                 await self._dead_letter(msg, str(exc))
         if not parsed:
             return
+        if len(parsed) == 1:
+            await self._apply_one(*parsed[0])
+            return
         try:
             await self._apply([event for _, event in parsed])
         except Exception:

@@ -86,8 +86,9 @@ class OutboxRelay:
         """Stop the loop, then make a last attempt to publish what is pending."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        if self._task is None:
+            return
+        await self._task
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), flush_timeout)
 
@@ -112,7 +113,7 @@ class OutboxRelay:
                 timeout = self._poll_seconds
             except Exception as exc:  # NATS or MongoDB unreachable: wait and retry.
                 PUBLISH_FAILURES.labels(self._service).inc()
-                log.warning("outbox relay waiting to retry", error=str(exc), retry_in=backoff)
+                log.warning("outbox relay waiting to retry", error=repr(exc), retry_in=backoff)
                 timeout = backoff
                 backoff = min(backoff * 2, self._max_backoff)
             with contextlib.suppress(TimeoutError):

@@ -75,8 +75,6 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._connect_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
-        if self.relay is not None:
-            self.relay.start()
 
     async def _connect_broker(self) -> None:
         delay = 0.2
@@ -92,7 +90,9 @@ class ServiceRuntime:
                 continue
             self.streams_ready.set()
             log.info("connected to NATS", url=self.settings.nats_url)
-            self.wake_relay()
+            # From here on the relay rides out NATS outages by itself.
+            if self.relay is not None:
+                self.relay.start()
             return
 
     async def ready(self) -> dict[str, bool]:
