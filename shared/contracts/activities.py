@@ -169,8 +169,8 @@ ACTIVITY_MODELS: dict[str, type[ActivityBase]] = {
 ActivityStatus = Literal["active", "pending_reference", "rejected", "voided"]
 
 
-class ActivityState(BaseModel):
-    """An activity at one version: what `recorded` and `revised` carry."""
+class ActivityEventData(BaseModel):
+    """What every activity event says about the activity it is about."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -179,17 +179,15 @@ class ActivityState(BaseModel):
     external_id: str
     version: int = Field(ge=1)
     province_id: str
+
+
+class ActivityState(ActivityEventData):
+    """An activity at one version: what `recorded` and `revised` carry."""
+
     activity: Activity
 
 
-class ActivityVoided(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str
-    source_system: str
-    external_id: str
-    version: int = Field(ge=1)
-    province_id: str
+class ActivityVoided(ActivityEventData):
     reason: str
 
 

@@ -19,46 +19,38 @@ from services.registry.main import create_app as create_registry
 from services.reporting.config import ReportingSettings
 from services.reporting.main import create_app as create_reporting
 from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
 from tests.support.mongo import MongoBackend
 
 T = TypeVar("T")
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def unique_database(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def registry_app(mongo: MongoBackend, nats_url: str, **overrides: Any) -> FastAPI:
-    settings = RegistrySettings(
-        mongodb_url=mongo.url,
-        nats_url=nats_url,
-        database=unique_database("test_registry"),
-        log_json=False,
+def _settings(settings_class: type[S], mongo: MongoBackend, nats_url: str, **overrides: Any) -> S:
+    values: dict[str, Any] = {
+        "mongodb_url": mongo.url,
+        "nats_url": nats_url,
+        "database": unique_database(f"test_{settings_class.model_fields['service_name'].default}"),
+        "log_json": False,
         **overrides,
-    )
-    return create_registry(settings)
+    }
+    return settings_class(**values)
+
+
+def registry_app(mongo: MongoBackend, nats_url: str, **overrides: Any) -> FastAPI:
+    return create_registry(_settings(RegistrySettings, mongo, nats_url, **overrides))
 
 
 def events_app(mongo: MongoBackend, nats_url: str, **overrides: Any) -> FastAPI:
-    settings = EventsSettings(
-        mongodb_url=mongo.url,
-        nats_url=nats_url,
-        database=unique_database("test_events"),
-        log_json=False,
-        **overrides,
-    )
-    return create_events(settings)
+    return create_events(_settings(EventsSettings, mongo, nats_url, **overrides))
 
 
 def reporting_app(mongo: MongoBackend, nats_url: str, **overrides: Any) -> FastAPI:
-    settings = ReportingSettings(
-        mongodb_url=mongo.url,
-        nats_url=nats_url,
-        database=unique_database("test_reporting"),
-        log_json=False,
-        **overrides,
-    )
-    return create_reporting(settings)
+    return create_reporting(_settings(ReportingSettings, mongo, nats_url, **overrides))
 
 
 def runtime_of(app: FastAPI) -> ServiceRuntime:
