@@ -38,9 +38,11 @@ class Problem(Exception):
         title: str,
         detail: str,
         errors: Sequence[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
+        self.headers = headers
         self.status = status
         self.kind = kind
         self.title = title
@@ -77,7 +79,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
-        return problem_response(exc)
+        return problem_response(exc, headers=exc.headers)
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

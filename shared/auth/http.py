@@ -1,0 +1,91 @@
+"""FastAPI side of authentication: bearer tokens, scopes, per-client rate limits."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from shared.auth.principal import Principal, Role
+from shared.auth.tokens import InvalidToken, TokenVerifier
+from shared.http import Problem
+
+_BEARER = "bearer "
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per client: `rate` requests per second, bursts up to `burst`."""
+
+    rate: float
+    burst: float
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def retry_after(self, client_id: str, now: float | None = None) -> float:
+        """Take one token; 0 when allowed, else the seconds until one is available."""
+        moment = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(client_id, (self.burst, moment))
+        tokens = min(self.burst, tokens + (moment - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[client_id] = (tokens - 1, moment)
+            return 0.0
+        self._buckets[client_id] = (tokens, moment)
+        return (1 - tokens) / self.rate
+
+
+@dataclass
+class Authenticator:
+    verifier: TokenVerifier
+    limiter: RateLimiter
+
+    async def principal(self, request: Request) -> Principal:
+        header = request.headers.get("Authorization", "")
+        if not header.lower().startswith(_BEARER):
+            raise Problem(
+                401,
+                "unauthenticated",
+                "Authentication required",
+                "Send `Authorization: Bearer <access_token>`; get a token from the "
+                "registry's POST /v1/oauth/token (client credentials).",
+                headers={"WWW-Authenticate": 'Bearer realm="bdg"'},
+            )
+        try:
+            principal = await self.verifier.verify(header[len(_BEARER) :].strip())
+        except InvalidToken as exc:
+            raise Problem(
+                401,
+                "invalid-token",
+                "Invalid access token",
+                str(exc),
+                headers={"WWW-Authenticate": 'Bearer realm="bdg", error="invalid_token"'},
+            ) from exc
+        wait = self.limiter.retry_after(principal.client_id)
+        if wait > 0:
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"Client {principal.client_id} is over its limit of "
+                f"{self.limiter.rate:g} requests per second.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        request.state.principal = principal
+        return principal
+
+
+def authorize(principal: Principal, role: Role, province_id: str | None) -> None:
+    """Raise 403 unless the client has `role` for the province (`None`: national)."""
+    if principal.may(role, province_id):
+        return
+    raise Problem(
+        403,
+        "forbidden",
+        "Not allowed for this client",
+        f"This request needs {principal.missing_scope(role, province_id)}; client "
+        f"{principal.client_id} has roles {sorted(principal.roles)} for provinces "
+        f"{sorted(principal.provinces)}.",
+        required_role=role,
+        required_province=province_id or "vn",
+    )
