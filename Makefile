@@ -13,7 +13,7 @@ UV := $(PYTHON) -m uv
 endif
 CODE := services shared tests deploy
 
-.PHONY: help up test lint typecheck unit integration e2e lock bootstrap rebuild clean
+.PHONY: help up test lint typecheck unit integration e2e lock bootstrap rebuild clean docs
 
 help:
 	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops)"
@@ -59,6 +59,9 @@ lock:
 		--quiet -o requirements.lock
 	$(UV) pip compile pyproject.toml --group dev --universal --generate-hashes \
 		--python-version 3.11 --quiet -o requirements-dev.lock
+
+docs: $(STAMP)
+	$(BIN)/python -m shared.contracts.asyncapi > docs/asyncapi.json
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
