@@ -21,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts import CloudEvent
 from shared.logging import get_logger
+from shared.mongo import Document
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
@@ -60,7 +61,8 @@ class OutboxRelay:
         collections: Sequence[AsyncCollection[dict[str, Any]]],
         *,
         poll_seconds: float = 2.0,
-        batch_documents: int = 500,
+        read_documents: int = 20_000,
+        chunk_documents: int = 1000,
         max_in_flight: int = 256,
         max_backoff_seconds: float = 5.0,
     ) -> None:
@@ -68,7 +70,8 @@ class OutboxRelay:
         self._publisher = publisher
         self._collections = list(collections)
         self._poll_seconds = poll_seconds
-        self._batch_documents = batch_documents
+        self._read_documents = read_documents
+        self._chunk_documents = chunk_documents
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
@@ -97,9 +100,11 @@ class OutboxRelay:
         sent = 0
         for collection in self._collections:
             while True:
-                count = await self._publish_batch(collection)
-                sent += count
-                if count == 0:
+                documents = await self._pending(collection)
+                for start in range(0, len(documents), self._chunk_documents):
+                    chunk = documents[start : start + self._chunk_documents]
+                    sent += await self._publish_chunk(collection, chunk)
+                if len(documents) < self._read_documents:
                     break
         return sent
 
@@ -119,30 +124,32 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _publish_batch(self, collection: AsyncCollection[dict[str, Any]]) -> int:
-        documents = await collection.find(
-            PENDING_FILTER, {OUTBOX_FIELD: 1}, limit=self._batch_documents
-        ).to_list(None)
-        events: list[tuple[Any, dict[str, Any]]] = [
-            (document["_id"], event)
-            for document in documents
-            for event in document.get(OUTBOX_FIELD, [])
-        ]
+    async def _pending(self, collection: AsyncCollection[dict[str, Any]]) -> list[Document]:
+        # One read for many documents: the emulation scans the collection per query.
+        return (
+            await collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1})
+            .sort("_id", 1)
+            .limit(self._read_documents)
+            .to_list(None)
+        )
+
+    async def _publish_chunk(
+        self, collection: AsyncCollection[dict[str, Any]], documents: list[Document]
+    ) -> int:
+        events = [event for document in documents for event in document.get(OUTBOX_FIELD, [])]
         if not events:
             return 0
         outcomes = await asyncio.gather(
-            *(self._publish_one(event) for _, event in events), return_exceptions=True
+            *(self._publish_one(event) for event in events), return_exceptions=True
         )
         sent_ids = [
-            event["id"]
-            for (_, event), outcome in zip(events, outcomes, strict=True)
-            if outcome is None
+            event["id"] for event, outcome in zip(events, outcomes, strict=True) if outcome is None
         ]
         if sent_ids:
-            sent = set(sent_ids)
-            owners = list({owner for owner, event in events if event["id"] in sent})
+            # Only the events acknowledged by the stream leave the outbox; events added
+            # meanwhile stay. The `_id` range keeps the update to this chunk's documents.
             await collection.update_many(
-                {"_id": {"$in": owners}},
+                {"_id": {"$gte": documents[0]["_id"], "$lte": documents[-1]["_id"]}},
                 {"$pull": {OUTBOX_FIELD: {"id": {"$in": sent_ids}}}},
             )
             EVENTS_PUBLISHED.labels(self._service).inc(len(sent_ids))
