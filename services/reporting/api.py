@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
-from services.reporting.schemas import ProgrammeList
+from services.reporting import exports
+from services.reporting.dashboard import DASHBOARD_HTML
+from services.reporting.schemas import (
+    CompletenessReport,
+    DeadLetter,
+    DeadLetterList,
+    IndicatorCatalogue,
+    IndicatorInfo,
+    IndicatorValues,
+    ProgrammeList,
+    RebuildState,
+    ReportingStatus,
+    Summary,
+    TargetReport,
+)
 from services.reporting.service import ReportingService
-from shared.status import ServiceStatus
+from shared.http import Problem
 
 router = APIRouter(prefix="/v1")
+pages = APIRouter()
 
 
 def reporting(request: Request) -> ReportingService:
@@ -19,11 +35,24 @@ def reporting(request: Request) -> ReportingService:
 
 
 ReportingDep = Annotated[ReportingService, Depends(reporting)]
+StructureQuery = Annotated[
+    Literal["as_was", "vn34"],
+    Query(description="as_was: the units in force then; vn34: restated onto today's units"),
+]
+PeriodQuery = Annotated[
+    str, Query(description="2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31")
+]
+ByQuery = Annotated[
+    str | None,
+    Query(description="comma list of sex, ethnic_minority, kind, child_unit, month, grade"),
+]
 
 
-@router.get("/status", response_model=ServiceStatus, tags=["operations"])
-async def status(service: ReportingDep) -> ServiceStatus:
-    """Per stream: the last sequence applied, pending messages, freshness, dead letters."""
+@router.get("/status", response_model=ReportingStatus, tags=["operations"])
+async def status(service: ReportingDep) -> ReportingStatus:
+    """Per stream: last sequence applied, pending messages (from the consumer info),
+    `freshness_ms` (event time → applied), `age_ms` (now minus the newest applied event's time),
+    dead letters; the active generation and the progress of the last rebuild."""
     return await service.status()
 
 
@@ -31,3 +60,166 @@ async def status(service: ReportingDep) -> ServiceStatus:
 async def programmes(service: ReportingDep) -> ProgrammeList:
     """The programmes as the read model holds them."""
     return ProgrammeList(items=await service.programmes())
+
+
+@router.get("/indicators", response_model=IndicatorCatalogue, tags=["indicators"])
+async def indicators(service: ReportingDep) -> IndicatorCatalogue:
+    """The catalogue: code, names, measure, disaggregations and the written definition."""
+    items = [IndicatorInfo.model_validate(item) for item in service.catalogue()]
+    return IndicatorCatalogue(items=items)
+
+
+@router.get("/indicators/{code}/values", response_model=IndicatorValues, tags=["indicators"])
+async def indicator_values(
+    service: ReportingDep,
+    code: str,
+    unit_id: str,
+    period: PeriodQuery,
+    by: ByQuery = None,
+    programme: str | None = None,
+    structure: StructureQuery = "as_was",
+) -> dict[str, Any]:
+    """Values of one indicator for a unit (and everything below it) and a period."""
+    return await service.indicator_values(code, unit_id, period, by, programme, structure)
+
+
+@router.get("/reports/summary", response_model=Summary, tags=["reports"])
+async def summary(
+    service: ReportingDep,
+    unit_id: str,
+    period: PeriodQuery,
+    structure: StructureQuery = "as_was",
+    programme: str | None = None,
+) -> dict[str, Any]:
+    """Every indicator's total for a unit and period, with the sex split where it exists."""
+    return await service.summary(unit_id, period, structure, programme)
+
+
+@router.get("/reports/targets", response_model=TargetReport, tags=["reports"])
+async def targets(
+    service: ReportingDep, programme: str, unit_id: str | None = None, period: str | None = None
+) -> dict[str, Any]:
+    """Plan against actual per indicator, unit and period of a programme's targets."""
+    return await service.targets(programme, unit_id, period)
+
+
+@router.get("/reports/completeness", response_model=CompletenessReport, tags=["reports"])
+async def completeness(
+    service: ReportingDep, period: PeriodQuery, level: str, parent: str = "vn"
+) -> dict[str, Any]:
+    """Which units at `level` below `parent` reported any activity in the period."""
+    return await service.completeness(period, level, parent)
+
+
+def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
+    missing = [name for name in names if not values.get(name)]
+    if missing:
+        raise Problem(
+            422,
+            "validation",
+            "Invalid request",
+            f"This export needs {', '.join(missing)}.",
+            errors=[{"loc": ["query", name], "msg": "Field required"} for name in missing],
+        )
+    return {name: str(values[name]) for name in names}
+
+
+@router.get(
+    "/exports/{report}.{extension}",
+    tags=["exports"],
+    response_class=Response,
+    responses={200: {"content": {exports.CSV_MEDIA_TYPE: {}, exports.XLSX_MEDIA_TYPE: {}}}},
+)
+async def export(
+    service: ReportingDep,
+    report: Literal["indicators", "summary", "targets", "completeness"],
+    extension: Literal["csv", "xlsx"],
+    indicator: str | None = None,
+    unit_id: str | None = None,
+    period: str | None = None,
+    by: str | None = None,
+    programme: str | None = None,
+    structure: StructureQuery = "as_was",
+    level: str | None = None,
+    parent: str = "vn",
+) -> Response:
+    """The same rows as the JSON report, with Vietnamese headers (CSV in UTF-8 with BOM)."""
+    given = {
+        "indicator": indicator,
+        "unit_id": unit_id,
+        "period": period,
+        "level": level,
+        "programme": programme,
+    }
+    if report == "indicators":
+        need = _required(given, "indicator", "unit_id", "period")
+        body = await service.indicator_values(
+            need["indicator"], need["unit_id"], need["period"], by, programme, structure
+        )
+        table = exports.indicator_table(body)
+    elif report == "summary":
+        need = _required(given, "unit_id", "period")
+        body = await service.summary(need["unit_id"], need["period"], structure, programme)
+        table = exports.summary_table(body)
+    elif report == "targets":
+        need = _required(given, "programme")
+        table = exports.targets_table(await service.targets(need["programme"], unit_id, period))
+    else:
+        need = _required(given, "period", "level")
+        body = await service.completeness(need["period"], need["level"], parent)
+        table = exports.completeness_table(body)
+    if extension == "csv":
+        content, media_type = exports.to_csv(table), exports.CSV_MEDIA_TYPE
+    else:
+        content, media_type = exports.to_xlsx(table), exports.XLSX_MEDIA_TYPE
+    name = exports.file_name(table, extension)
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/dead-letters", response_model=DeadLetterList, tags=["operations"])
+async def dead_letters(
+    service: ReportingDep,
+    status: Literal["failed", "retried"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> DeadLetterList:
+    """Messages that could not be applied, with their error (`id` is `STREAM:sequence`)."""
+    items, next_cursor = await service.dead_letters(status, limit, cursor)
+    return DeadLetterList(
+        items=[DeadLetter.model_validate(item) for item in items], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/dead-letters/{letter_id}/retry",
+    response_model=DeadLetter,
+    tags=["operations"],
+    responses={404: {"description": "No such dead letter"}, 409: {"description": "Still failing"}},
+)
+async def retry_dead_letter(service: ReportingDep, letter_id: str) -> DeadLetter:
+    """Apply a dead-lettered message again: 200 with `status: retried` when it applied,
+    409 `retry-failed` with the new error when it still cannot be applied."""
+    return DeadLetter.model_validate(await service.retry_dead_letter(letter_id))
+
+
+@router.post(
+    "/admin/rebuild",
+    response_model=RebuildState,
+    status_code=202,
+    tags=["operations"],
+    responses={409: {"description": "A rebuild is already running"}},
+)
+async def rebuild(service: ReportingDep) -> RebuildState:
+    """Replay both streams from sequence 1 into a new generation of read models while
+    queries keep answering from the current one, then switch; follow it in /v1/status."""
+    return RebuildState.model_validate(await service.start_rebuild())
+
+
+@pages.get("/dashboard", response_class=HTMLResponse, tags=["dashboard"])
+async def dashboard() -> HTMLResponse:
+    """A small self-contained page showing headline figures with their sex split."""
+    return HTMLResponse(DASHBOARD_HTML)

@@ -2,29 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from services.reporting.api import router
+from services.reporting.api import pages, router
 from services.reporting.config import ReportingSettings
-from services.reporting.handlers import RegistryProjection
-from services.reporting.repository import ProgrammeReadModel
+from services.reporting.generations import Generations
+from services.reporting.handlers import ActivitiesHandler, RegistryHandler
+from services.reporting.replay import Rebuilder
+from services.reporting.repository import DeadLetterPages, MetaRepository
 from services.reporting.service import ReportingService
 from shared.app import create_service_app
-from shared.contracts import REGISTRY
+from shared.contracts import ACTIVITIES, REGISTRY
 from shared.runtime import ServiceRuntime
 
 
 async def build(runtime: ServiceRuntime) -> ReportingService:
-    programmes = ProgrammeReadModel(runtime.mongo.db)
-    runtime.consume(REGISTRY, RegistryProjection(programmes))
-    return ReportingService(runtime, programmes)
+    db = runtime.mongo.db
+    meta = MetaRepository(db)
+    generations = Generations(db, meta)
+    await generations.load()
+    runtime.consume(REGISTRY, RegistryHandler(generations))
+    runtime.consume(ACTIVITIES, ActivitiesHandler(generations))
+    rebuilder = Rebuilder(
+        lambda: runtime.broker.config.connection_state.stream,
+        generations,
+        meta,
+        runtime.dead_letters,
+        runtime.settings.consumer_batch_size,
+    )
+    await rebuilder.recover()
+    return ReportingService(runtime, generations, meta, DeadLetterPages(db), rebuilder)
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings or ReportingSettings(),
         title="bdg reporting",
         description="Sex-disaggregated indicators from commune to nation, reports and exports.",
-        routers=[router],
+        routers=[router, pages],
         setup=build,
     )
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        # A rebuild under way is stopped before the runtime closes MongoDB and NATS.
+        async with service_lifespan(application):
+            try:
+                yield
+            finally:
+                service: ReportingService = application.state.service
+                await service.close()
+
+    app.router.lifespan_context = lifespan
+    return app

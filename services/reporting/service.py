@@ -1,20 +1,297 @@
-"""The reporting service's use cases."""
+"""The reporting service's use cases: checked queries, reports, operations."""
 
 from __future__ import annotations
 
-from services.reporting.repository import ProgrammeReadModel
-from services.reporting.schemas import Programme
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from services.reporting.catalogue import CATALOGUE, INDICATORS, Indicator
+from services.reporting.generations import Generations
+from services.reporting.indicators import IndicatorEngine, IndicatorQuery
+from services.reporting.periods import Period, PeriodError, parse_period
+from services.reporting.placement import Structure
+from services.reporting.replay import Rebuilder, RebuildRunning
+from services.reporting.reports import LEVELS, Reports
+from services.reporting.repository import DeadLetterPages, MetaRepository
+from services.reporting.schemas import Programme, ReportingStatus
+from shared.http import Problem
+from shared.mongo import Document
 from shared.runtime import ServiceRuntime
-from shared.status import ServiceStatus, service_status
+from shared.status import service_status
+from shared.units import NATION_ID, edition_of
+
+
+def _bad_query(kind: str, title: str, detail: str, field: str) -> Problem:
+    return Problem(422, kind, title, detail, errors=[{"loc": ["query", field], "msg": detail}])
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_query("invalid-cursor", "Invalid cursor", "Unknown cursor.", "cursor") from exc
 
 
 class ReportingService:
-    def __init__(self, runtime: ServiceRuntime, programmes: ProgrammeReadModel) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        generations: Generations,
+        meta: MetaRepository,
+        dead_letter_pages: DeadLetterPages,
+        rebuilder: Rebuilder,
+    ) -> None:
         self.runtime = runtime
-        self._programmes = programmes
+        self.generations = generations
+        self._meta = meta
+        self._dead_letter_pages = dead_letter_pages
+        self.rebuilder = rebuilder
 
-    async def status(self) -> ServiceStatus:
-        return await service_status(self.runtime)
+    async def close(self) -> None:
+        await self.rebuilder.stop()
+
+    # --- checks ----------------------------------------------------------------------
+
+    def indicator(self, code: str) -> Indicator:
+        found = INDICATORS.get(code)
+        if found is None:
+            raise Problem(
+                404,
+                "unknown-indicator",
+                "Unknown indicator",
+                f"No indicator {code!r}; GET /v1/indicators lists them.",
+            )
+        return found
+
+    @staticmethod
+    def period(text: str) -> Period:
+        try:
+            return parse_period(text)
+        except PeriodError as exc:
+            raise _bad_query("invalid-period", "Invalid period", str(exc), "period") from exc
+
+    def unit(self, unit_id: str, structure: Structure = "as_was", field: str = "unit_id") -> str:
+        if unit_id != NATION_ID and unit_id not in self.generations.active.units:
+            raise Problem(
+                404, "unknown-unit", "Unknown unit", f"No administrative unit {unit_id!r}."
+            )
+        if structure == "vn34" and unit_id != NATION_ID and edition_of(unit_id) != "vn34":
+            raise _bad_query(
+                "unit-not-in-structure",
+                "Unit not in this structure",
+                f"structure=vn34 restates figures onto today's units: ask for a vn34 unit "
+                f"or vn, not {unit_id!r} (or use structure=as_was).",
+                field,
+            )
+        return unit_id
+
+    @staticmethod
+    def by(indicator: Indicator, text: str | None) -> tuple[str, ...]:
+        dims = tuple(part.strip() for part in (text or "").split(",") if part.strip())
+        unsupported = [dim for dim in dims if dim not in indicator.disaggregations]
+        if unsupported:
+            raise _bad_query(
+                "unsupported-disaggregation",
+                "Unsupported disaggregation",
+                f"{indicator.code} cannot be split by {', '.join(unsupported)}; it supports "
+                f"{', '.join(indicator.disaggregations)}.",
+                "by",
+            )
+        if len(set(dims)) != len(dims):
+            raise _bad_query(
+                "unsupported-disaggregation",
+                "Repeated dimension",
+                "A dimension appears twice in `by`.",
+                "by",
+            )
+        if indicator.kind == "flow" and {"sex", "ethnic_minority"} <= set(dims):
+            raise _bad_query(
+                "unsupported-disaggregation",
+                "Unsupported disaggregation",
+                "Activities report ethnic-minority participants without their sex, so "
+                "sex and ethnic_minority cannot be combined for this indicator.",
+                "by",
+            )
+        return dims
+
+    # --- queries ---------------------------------------------------------------------
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": indicator.code,
+                "name": indicator.name,
+                "name_vi": indicator.name_vi,
+                "measure": indicator.measure,
+                "disaggregations": list(indicator.disaggregations),
+                "definition": indicator.definition,
+            }
+            for indicator in CATALOGUE
+        ]
+
+    async def indicator_values(
+        self,
+        code: str,
+        unit_id: str,
+        period: str,
+        by: str | None,
+        programme: str | None,
+        structure: Structure,
+    ) -> dict[str, Any]:
+        indicator = self.indicator(code)
+        query = IndicatorQuery(
+            indicator,
+            self.unit(unit_id, structure),
+            self.period(period),
+            self.by(indicator, by),
+            programme,
+            structure,
+        )
+        active = self.generations.active
+        result = await IndicatorEngine(active.models, active.units).compute(query)
+        return {
+            "indicator": indicator.code,
+            "unit_id": unit_id,
+            "unit_name": self._name(unit_id),
+            "period": query.period.key,
+            "structure": structure,
+            "programme": programme,
+            "by": list(query.by),
+            "rows": result.rows,
+            "total": result.total,
+            "as_of": datetime.now(UTC),
+        }
+
+    def _name(self, unit_id: str) -> str | None:
+        node = self.generations.active.units.get(unit_id)
+        return node.name if node else ("Việt Nam" if unit_id == NATION_ID else None)
+
+    def _reports(self) -> Reports:
+        active = self.generations.active
+        return Reports(active.models, active.units)
+
+    async def summary(
+        self, unit_id: str, period: str, structure: Structure, programme: str | None
+    ) -> dict[str, Any]:
+        checked = self.period(period)
+        self.unit(unit_id, structure)
+        items = await self._reports().summary(unit_id, checked, structure, programme)
+        return {
+            "unit_id": unit_id,
+            "unit_name": self._name(unit_id),
+            "period": checked.key,
+            "structure": structure,
+            "programme": programme,
+            "items": items,
+            "as_of": datetime.now(UTC),
+        }
+
+    async def targets(
+        self, programme: str, unit_id: str | None, period: str | None
+    ) -> dict[str, Any]:
+        items = await self._reports().targets(programme, unit_id, period)
+        return {
+            "programme": programme,
+            "unit_id": unit_id,
+            "period": period,
+            "items": items,
+            "next_cursor": None,
+            "as_of": datetime.now(UTC),
+        }
+
+    async def completeness(self, period: str, level: str, parent: str) -> dict[str, Any]:
+        checked = self.period(period)
+        self.unit(parent, field="parent")
+        if level not in LEVELS:
+            raise _bad_query(
+                "invalid-level",
+                "Invalid level",
+                f"level is one of {', '.join(LEVELS)}.",
+                "level",
+            )
+        items = await self._reports().completeness(parent, level, checked)
+        reported = sum(1 for item in items if item["reported"])
+        rate = reported / len(items) if items else None
+        return {
+            "parent": parent,
+            "level": level,
+            "period": checked.key,
+            "items": items,
+            "units": len(items),
+            "reported": reported,
+            "rate": None if rate is None else round(rate, 4),
+            "rate_pct": None if rate is None else round(rate * 100, 1),
+            "as_of": datetime.now(UTC),
+        }
 
     async def programmes(self) -> list[Programme]:
-        return [Programme.model_validate(document) for document in await self._programmes.all()]
+        documents = await self.generations.active.models.all_programmes()
+        return [Programme.model_validate(document) for document in documents]
+
+    # --- operations ------------------------------------------------------------------
+
+    async def status(self) -> ReportingStatus:
+        base = await service_status(self.runtime)
+        return ReportingStatus(
+            **base.model_dump(),
+            generation=self.generations.active.generation,
+            rebuild=await self._meta.rebuild(),
+        )
+
+    async def dead_letters(
+        self, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Document], str | None]:
+        page = await self._dead_letter_pages.page(status, decode_cursor(cursor), limit + 1)
+        more = len(page) > limit
+        page = page[:limit]
+        return page, encode_cursor(page[-1]["_id"]) if more else None
+
+    async def retry_dead_letter(self, key: str) -> Document:
+        stream = key.split(":", 1)[0]
+        consumer = self.runtime.consumers.get(stream)
+        letter = await consumer.retry_dead_letter(key) if consumer is not None else None
+        if letter is None:
+            raise Problem(
+                404, "unknown-dead-letter", "Unknown dead letter", f"No dead letter {key!r}."
+            )
+        if letter.get("status") != "retried":
+            raise Problem(
+                409,
+                "retry-failed",
+                "Retry failed",
+                f"The message still cannot be applied: {letter.get('error')}",
+                dead_letter=_letter(letter),
+            )
+        return letter
+
+    async def start_rebuild(self) -> dict[str, Any]:
+        if not self.runtime.streams_ready.is_set():
+            raise Problem(
+                503,
+                "nats-unavailable",
+                "NATS unavailable",
+                "The streams cannot be read now; try again when /readyz is ready.",
+            )
+        try:
+            return await self.rebuilder.start()
+        except RebuildRunning as exc:
+            raise Problem(
+                409,
+                "rebuild-running",
+                "Rebuild already running",
+                "A rebuild is under way; follow it in GET /v1/status.",
+            ) from exc
+
+
+def _letter(document: Document) -> dict[str, Any]:
+    return {
+        key: (value.isoformat() if isinstance(value, datetime) else value)
+        for key, value in document.items()
+    }
