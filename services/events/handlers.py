@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.events.repository import ReferenceRepository
-from shared.contracts import PROGRAMME_UPSERTED, CloudEvent
+from services.events.pending import PendingResolver
+from services.events.replica import RegistryReplica
+from shared.contracts import CloudEvent
 
 
 class RegistryReplicaHandler:
-    """Applies `REGISTRY` events to the local reference collections."""
+    """Applies `REGISTRY` events to the replica, then resolves what waited for them.
 
-    def __init__(self, references: ReferenceRepository) -> None:
-        self._references = references
+    Idempotent: the replica keeps the highest revision per entity, and resolving
+    checks pending activities against the current references only.
+    """
+
+    def __init__(self, replica: RegistryReplica, resolver: PendingResolver) -> None:
+        self._replica = replica
+        self._resolver = resolver
 
     async def __call__(self, events: Sequence[CloudEvent]) -> None:
-        programmes = [
-            {"_id": event.data["code"], **event.data}
-            for event in events
-            if event.type == PROGRAMME_UPSERTED.type
-        ]
-        if programmes:
-            await self._references.apply_programmes(programmes)
+        changed = await self._replica.apply(events)
+        await self._resolver.resolve(changed)

@@ -2,28 +2,82 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from services.events.api import EventsApp, router
 from services.events.config import EventsSettings
 from services.events.handlers import RegistryReplicaHandler
-from services.events.repository import ReferenceRepository
+from services.events.ingestion import Ingestion, utc_now
+from services.events.pending import PendingResolver, PendingSweeper
+from services.events.references import ReferenceCache
+from services.events.replica import RegistryReplica
+from services.events.repository import (
+    OUTBOX_COLLECTIONS,
+    ActivityRepository,
+    ReferenceRepository,
+)
+from services.events.service import ActivityService
+from services.events.validation import today_in_vietnam
 from shared.app import create_service_app
 from shared.contracts import REGISTRY
 from shared.runtime import ServiceRuntime
 
 
-async def build(runtime: ServiceRuntime) -> EventsApp:
-    references = ReferenceRepository(runtime.mongo.db)
-    runtime.consume(REGISTRY, RegistryReplicaHandler(references))
-    return EventsApp(runtime, references)
-
-
 def create_app(settings: EventsSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or EventsSettings(),
+    settings = settings or EventsSettings()
+    sweepers: list[PendingSweeper] = []
+
+    async def build(runtime: ServiceRuntime) -> EventsApp:
+        activities = ActivityRepository(runtime.mongo.db)
+        await activities.ensure_indexes()
+        replica = RegistryReplica(ReferenceRepository(runtime.mongo.db), ReferenceCache())
+        await replica.load()
+        resolver = PendingResolver(
+            activities,
+            replica,
+            timeout=timedelta(seconds=settings.pending_timeout_seconds),
+            wake=runtime.wake_relay,
+            today=today_in_vietnam,
+            now=utc_now,
+        )
+        runtime.consume(REGISTRY, RegistryReplicaHandler(replica, resolver))
+        runtime.relay_outbox_of(OUTBOX_COLLECTIONS)
+        ingestion = Ingestion(activities, replica, wake=runtime.wake_relay, today=today_in_vietnam)
+        service = ActivityService(
+            ingestion,
+            activities,
+            wake=runtime.wake_relay,
+            now=utc_now,
+            import_max_rows=settings.import_max_rows,
+        )
+        sweepers.append(PendingSweeper(resolver, settings.pending_sweep_seconds))
+        return EventsApp(runtime, service, settings)
+
+    app = create_service_app(
+        settings,
         title="bdg events",
         description="Activities reported by provinces: idempotent ingestion, revisions, voids.",
         routers=[router],
         setup=build,
     )
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The pending sweep runs between the service's start and its stop.
+        async with service_lifespan(app):
+            for sweeper in sweepers:
+                sweeper.start()
+            try:
+                yield
+            finally:
+                for sweeper in sweepers:
+                    await sweeper.stop()
+                sweepers.clear()
+
+    app.router.lifespan_context = lifespan
+    return app

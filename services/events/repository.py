@@ -1,24 +1,243 @@
-"""All of the events service's MongoDB access."""
+"""All of the events service's MongoDB access.
+
+Activities are keyed by an id derived from `(source_system, external_id)`, so the
+unique `_id` index is what makes concurrent creators of one key meet: the first
+insert wins, the others get a duplicate-key error and revise instead. Every later
+write is a compare-and-set on the `write_token` read, and carries its events in
+the same document write (`_outbox`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
+from services.events.transitions import STATE_FIELDS, Change, Status
 from shared.mongo import Database, Document
+from shared.outbox import OUTBOX_FIELD, outbox_documents, push_to_outbox
 from shared.replica import apply_latest
 
+ACTIVITIES = "activities"
 # The events service's own replica of registry data, built from `REGISTRY`.
+REF_UNITS = "ref_units"
+REF_CLUBS = "ref_clubs"
+REF_SITES = "ref_sites"
 REF_PROGRAMMES = "ref_programmes"
+# Collections whose documents carry pending events for the outbox relay.
+OUTBOX_COLLECTIONS = (ACTIVITIES,)
+
+_HIDDEN = {OUTBOX_FIELD: 0, "history": 0, "write_token": 0}
+_HIDE_OUTBOX = {OUTBOX_FIELD: 0}
+_ORDER = [("activity.started_on", ASCENDING), ("_id", ASCENDING)]
+
+
+@dataclass(frozen=True)
+class ActivityQuery:
+    lineage: str | None = None
+    type: str | None = None
+    programme: str | None = None
+    source_system: str | None = None
+    started_from: str | None = None
+    started_to: str | None = None
+    statuses: tuple[str, ...] = ()
+    # Resume after this (started_on, id).
+    after: tuple[str, str] | None = None
+
+    def filter(self) -> Document:
+        clauses: list[Document] = []
+        for name, value in (
+            ("lineage", self.lineage),
+            ("activity.type", self.type),
+            ("activity.programme", self.programme),
+            ("source_system", self.source_system),
+        ):
+            if value is not None:
+                clauses.append({name: value})
+        dates: Document = {}
+        if self.started_from is not None:
+            dates["$gte"] = self.started_from
+        if self.started_to is not None:
+            dates["$lte"] = self.started_to
+        if dates:
+            clauses.append({"activity.started_on": dates})
+        if self.statuses:
+            clauses.append({"status": {"$in": list(self.statuses)}})
+        if self.after is not None:
+            started_on, last_id = self.after
+            clauses.append(
+                {
+                    "$or": [
+                        {"activity.started_on": {"$gt": started_on}},
+                        {"activity.started_on": started_on, "_id": {"$gt": last_id}},
+                    ]
+                }
+            )
+        return {"$and": clauses} if clauses else {}
+
+
+def _inserted(change: Change) -> Document:
+    return {
+        **change.document,
+        "history": change.history,
+        OUTBOX_FIELD: outbox_documents(change.events),
+    }
+
+
+def _guarded_update(change: Change) -> tuple[Document, Document]:
+    assert change.previous is not None
+    document = change.document
+    update: Document = {"$set": {name: document.get(name) for name in STATE_FIELDS}}
+    push: Document = {}
+    if change.history:
+        push["history"] = {"$each": change.history}
+    if change.events:
+        push.update(push_to_outbox(change.events))
+    if push:
+        update["$push"] = push
+    guard = {"_id": document["_id"], "write_token": change.previous["write_token"]}
+    return guard, update
+
+
+class ActivityRepository:
+    def __init__(self, db: Database) -> None:
+        self._collection: AsyncCollection[Document] = db[ACTIVITIES]
+
+    async def ensure_indexes(self) -> None:
+        # No secondary unique index: `_id` alone keeps keys unique.
+        for keys in (
+            [("lineage", ASCENDING), *_ORDER],
+            [("status", ASCENDING), ("pending_on", ASCENDING)],
+            [("status", ASCENDING), ("pending_since", ASCENDING)],
+            [("source_system", ASCENDING), *_ORDER],
+            [("activity.type", ASCENDING), *_ORDER],
+            [("activity.programme", ASCENDING), *_ORDER],
+            _ORDER,
+        ):
+            await self._collection.create_index(keys)
+
+    async def get(self, activity_id: str) -> Document | None:
+        """One activity with its version history."""
+        return await self._collection.find_one({"_id": activity_id}, _HIDE_OUTBOX)
+
+    async def current(self, activity_id: str) -> Document | None:
+        return await self._collection.find_one(
+            {"_id": activity_id}, {OUTBOX_FIELD: 0, "history": 0}
+        )
+
+    async def current_many(self, activity_ids: Sequence[str]) -> dict[str, Document]:
+        if not activity_ids:
+            return {}
+        rows = self._collection.find(
+            {"_id": {"$in": list(activity_ids)}}, {OUTBOX_FIELD: 0, "history": 0}
+        )
+        return {row["_id"]: row async for row in rows}
+
+    async def insert(self, change: Change) -> None:
+        """Raises `DuplicateKeyError` when the activity exists already."""
+        await self._collection.insert_one(_inserted(change))
+
+    async def insert_many(self, changes: Sequence[Change]) -> set[str]:
+        """Insert new activities in one call; returns the ids that existed already."""
+        if not changes:
+            return set()
+        try:
+            await self._collection.insert_many([_inserted(c) for c in changes], ordered=False)
+        except BulkWriteError as exc:
+            errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+            other = [error for error in errors if error.get("code") != 11000]
+            if other:
+                raise
+            return {changes[error["index"]].document["_id"] for error in errors}
+        return set()
+
+    async def update(self, change: Change) -> bool:
+        """Write the change if nobody wrote the activity since it was read."""
+        guard, update = _guarded_update(change)
+        result = await self._collection.update_one(guard, update)
+        return result.modified_count == 1
+
+    async def update_many(self, changes: Sequence[Change]) -> set[str]:
+        """Write many guarded changes in one call; returns the ids whose guard missed."""
+        if not changes:
+            return set()
+        operations = [UpdateOne(*_guarded_update(change)) for change in changes]
+        result = await self._collection.bulk_write(operations, ordered=False)
+        if result.matched_count == len(changes):
+            return set()
+        expected = {c.document["_id"]: c.document["write_token"] for c in changes}
+        rows = self._collection.find({"_id": {"$in": list(expected)}}, {"write_token": 1})
+        written = {
+            row["_id"] async for row in rows if row.get("write_token") == expected[row["_id"]]
+        }
+        return set(expected) - written
+
+    async def page(self, query: ActivityQuery, limit: int) -> list[Document]:
+        cursor = self._collection.find(query.filter(), _HIDDEN).sort(_ORDER).limit(limit)
+        return await cursor.to_list(None)
+
+    async def pending(self, references: Sequence[str] | None = None) -> list[Document]:
+        """Pending activities, all of them or those waiting for one of `references`."""
+        query: Document = {"status": Status.PENDING.value}
+        if references is not None:
+            query["pending_on"] = {"$in": list(references)}
+        return await self._collection.find(query, {OUTBOX_FIELD: 0, "history": 0}).to_list(None)
+
+    async def pending_older_than(self, moment: datetime) -> int:
+        return await self._collection.count_documents(
+            {"status": Status.PENDING.value, "pending_since": {"$lt": moment}}
+        )
 
 
 class ReferenceRepository:
+    """The replica of registry data, each entity kept at its highest revision."""
+
     def __init__(self, db: Database) -> None:
+        self._units: AsyncCollection[Document] = db[REF_UNITS]
+        self._clubs: AsyncCollection[Document] = db[REF_CLUBS]
+        self._sites: AsyncCollection[Document] = db[REF_SITES]
         self._programmes: AsyncCollection[Document] = db[REF_PROGRAMMES]
 
-    async def apply_programmes(self, documents: Sequence[Document]) -> None:
-        await apply_latest(self._programmes, documents)
+    async def apply_units(self, documents: Sequence[Document]) -> list[Document]:
+        return await apply_latest(self._units, documents)
+
+    async def apply_clubs(self, documents: Sequence[Document]) -> list[Document]:
+        return await apply_latest(self._clubs, documents)
+
+    async def apply_sites(self, documents: Sequence[Document]) -> list[Document]:
+        return await apply_latest(self._sites, documents)
+
+    async def apply_programmes(self, documents: Sequence[Document]) -> list[Document]:
+        return await apply_latest(self._programmes, documents)
 
     async def programme(self, code: str) -> Document | None:
         return await self._programmes.find_one({"_id": code})
+
+    async def all_units(self) -> list[Document]:
+        return await self._units.find({}).to_list(None)
+
+    async def all_clubs(self) -> list[Document]:
+        return await self._clubs.find({}).to_list(None)
+
+    async def all_sites(self) -> list[Document]:
+        return await self._sites.find({}).to_list(None)
+
+    async def all_programmes(self) -> list[Document]:
+        return await self._programmes.find({}).to_list(None)
+
+    async def units(self, unit_ids: Sequence[str]) -> list[Document]:
+        return await self._units.find({"_id": {"$in": list(unit_ids)}}).to_list(None)
+
+    async def clubs(self, club_ids: Sequence[str]) -> list[Document]:
+        return await self._clubs.find({"_id": {"$in": list(club_ids)}}).to_list(None)
+
+    async def sites(self, site_ids: Sequence[str]) -> list[Document]:
+        return await self._sites.find({"_id": {"$in": list(site_ids)}}).to_list(None)
+
+    async def programmes(self, codes: Sequence[str]) -> list[Document]:
+        return await self._programmes.find({"_id": {"$in": list(codes)}}).to_list(None)

@@ -1,0 +1,211 @@
+"""Writing activities, one or a thousand at a time, with the same rules.
+
+Items are validated against the in-memory registry replica, then grouped by key
+(several items with the same key in one batch apply in order, as the same `PUT`s
+sent one after another would). Every key is first assumed new and the whole batch
+is inserted with one `insert_many`; the keys that turn out to exist are read with
+one `$in` query and revised with one bulk write of guarded updates. A key written
+concurrently by someone else is decided again on fresh state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from services.events.items import Incoming, body_of
+from services.events.replica import RegistryReplica
+from services.events.repository import ActivityRepository
+from services.events.transitions import (
+    Change,
+    Outcome,
+    VoidedActivityError,
+    activity_id,
+    decide_put,
+)
+from services.events.validation import FieldError, Verdict, field_error, validate
+from shared.contracts.activities import ActivityBase
+from shared.mongo import Document
+
+_MAX_ATTEMPTS = 10
+VOIDED = "activity-voided"
+CONCURRENT = "concurrent-write"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ItemOutcome:
+    index: int
+    status: str
+    id: str | None = None
+    version: int | None = None
+    activity_status: str | None = None
+    pending_on: list[str] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+    # For a rejected item: the problem type, and extension members for a problem body.
+    kind: str | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == "rejected"
+
+
+@dataclass
+class _Valid:
+    index: int
+    key: tuple[str, str]
+    activity: ActivityBase
+    verdict: Verdict
+
+
+@dataclass
+class _Fold:
+    change: Change | None
+    outcomes: list[ItemOutcome]
+
+
+def _written(index: int, outcome: Outcome, document: Document) -> ItemOutcome:
+    return ItemOutcome(
+        index=index,
+        status=outcome.value,
+        id=document["_id"],
+        version=document["version"],
+        activity_status=document["status"],
+        pending_on=list(document.get("pending_on") or []),
+    )
+
+
+def _fold(current: Document | None, items: Sequence[_Valid], now: datetime) -> _Fold:
+    """Apply one key's items in order to its current state."""
+    state = current
+    history: list[Document] = []
+    events = []
+    outcomes: list[ItemOutcome] = []
+    first_outcome: Outcome | None = None
+    for item in items:
+        body = body_of(item.activity)
+        try:
+            change = decide_put(state, item.key, body, item.verdict, now)
+        except VoidedActivityError as exc:
+            outcomes.append(
+                ItemOutcome(item.index, "rejected", errors=[field_error([], str(exc))], kind=VOIDED)
+            )
+            continue
+        if change.outcome is not Outcome.UNCHANGED:
+            first_outcome = first_outcome or change.outcome
+            history.extend(change.history)
+            events.extend(change.events)
+        state = change.document
+        outcomes.append(_written(item.index, change.outcome, state))
+    if state is None or state is current or first_outcome is None:
+        return _Fold(None, outcomes)
+    return _Fold(Change(first_outcome, state, current, history, events), outcomes)
+
+
+class Ingestion:
+    def __init__(
+        self,
+        activities: ActivityRepository,
+        replica: RegistryReplica,
+        *,
+        wake: Callable[[], None],
+        today: Callable[[], date],
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._activities = activities
+        self._replica = replica
+        self._wake = wake
+        self._today = today
+        self._now = now
+
+    def check(self, activity: ActivityBase) -> Verdict:
+        return validate(activity, self._replica.cache, self._today())
+
+    async def ingest(self, items: Sequence[Incoming]) -> list[ItemOutcome]:
+        """Validate and write items; one outcome per item, in the items' order."""
+        outcomes: dict[int, ItemOutcome] = {}
+        checked: list[_Valid] = []
+        for incoming in items:
+            if incoming.errors or incoming.key is None or incoming.activity is None:
+                outcomes[incoming.index] = ItemOutcome(
+                    incoming.index, "rejected", errors=incoming.errors, kind="validation"
+                )
+                continue
+            verdict = self.check(incoming.activity)
+            checked.append(_Valid(incoming.index, incoming.key, incoming.activity, verdict))
+        missing = {key for item in checked for key in item.verdict.missing}
+        if missing:
+            # Another instance may know them already: look in the database once.
+            await self._replica.read_through(missing)
+            for item in checked:
+                if item.verdict.missing:
+                    item.verdict = self.check(item.activity)
+        valid: list[_Valid] = []
+        for item in checked:
+            verdict = item.verdict
+            if not verdict.errors:
+                valid.append(item)
+                continue
+            extensions = {
+                name: value
+                for name, value in (
+                    ("successors", verdict.successors),
+                    ("predecessors", verdict.predecessors),
+                )
+                if value is not None
+            }
+            outcomes[item.index] = ItemOutcome(
+                item.index,
+                "rejected",
+                errors=verdict.errors,
+                kind=verdict.kind,
+                extensions=extensions,
+            )
+        for outcome in await self._write(valid):
+            outcomes[outcome.index] = outcome
+        return [outcomes[incoming.index] for incoming in items]
+
+    async def _write(self, items: Sequence[_Valid]) -> list[ItemOutcome]:
+        groups: dict[str, list[_Valid]] = {}
+        for item in items:
+            groups.setdefault(activity_id(*item.key), []).append(item)
+        currents: dict[str, Document | None] = dict.fromkeys(groups)
+        todo = set(groups)
+        results: list[ItemOutcome] = []
+        published = False
+        for _ in range(_MAX_ATTEMPTS):
+            now = self._now()
+            folds = {key: _fold(currents[key], groups[key], now) for key in sorted(todo)}
+            inserts = [f.change for f in folds.values() if f.change and f.change.previous is None]
+            updates = [f.change for f in folds.values() if f.change and f.change.previous]
+            retry = await self._activities.insert_many(inserts)
+            retry |= await self._activities.update_many(updates)
+            for key, fold in folds.items():
+                if key not in retry:
+                    results.extend(fold.outcomes)
+                    published = published or bool(fold.change and fold.change.events)
+            if not retry:
+                break
+            found = await self._activities.current_many(sorted(retry))
+            currents.update({key: found.get(key) for key in retry})
+            todo = retry
+        else:
+            for key in todo:
+                results.extend(
+                    ItemOutcome(
+                        item.index,
+                        "rejected",
+                        errors=[field_error([], "the activity kept changing; send it again")],
+                        kind=CONCURRENT,
+                    )
+                    for item in groups[key]
+                )
+        if published:
+            self._wake()
+        return results

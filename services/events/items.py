@@ -1,0 +1,163 @@
+"""Turning what provinces send into activity models: batch bodies, items, Unicode.
+
+A batch is a JSON array or NDJSON (one item per line, blank lines ignored); each
+item is an activity body plus `source_system` and `external_id`. Every item is
+parsed on its own, so a malformed one is reported with field-level errors and
+never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from services.events.schemas import ItemKey
+from services.events.validation import FieldError, field_error
+from shared.contracts import ACTIVITY_TYPES, Activity
+from shared.contracts.activities import ActivityBase
+from shared.http import Problem
+
+MAX_BATCH_ITEMS = 1000
+NDJSON = "application/x-ndjson"
+ACTIVITY_ADAPTER: TypeAdapter[Activity] = TypeAdapter(Activity)
+_KEY_FIELDS = ("source_system", "external_id")
+
+
+@dataclass
+class Incoming:
+    """One item as parsed: its key and model, or why it could not be read."""
+
+    index: int
+    key: tuple[str, str] | None = None
+    activity: ActivityBase | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def nfc(value: Any) -> Any:
+    """Every string inside `value` in Unicode NFC (`Vân Nham` stored as sent, composed)."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {nfc(key): nfc(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [nfc(item) for item in value]
+    return value
+
+
+def errors_of(exc: ValidationError, tag: object = None) -> list[FieldError]:
+    """Pydantic errors as `[{loc, msg}]`, without the union's type tag in `loc`."""
+    found: list[FieldError] = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = list(error["loc"])
+        if loc and loc[0] == tag and tag in ACTIVITY_TYPES:
+            loc = loc[1:]
+        if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+            found.append(field_error(["type"], f"must be one of {', '.join(ACTIVITY_TYPES)}"))
+            continue
+        found.append(field_error(loc, error["msg"]))
+    return found
+
+
+def body_of(activity: ActivityBase) -> dict[str, Any]:
+    """The activity as stored and compared: JSON values, defaults filled in."""
+    return activity.model_dump(mode="json")
+
+
+def normalised(activity: ActivityBase) -> ActivityBase:
+    """The same activity with its text in NFC (validated again only when that changes it)."""
+    body = body_of(activity)
+    composed = nfc(body)
+    if composed == body:
+        return activity
+    model: ActivityBase = ACTIVITY_ADAPTER.validate_python(composed)
+    return model
+
+
+def parse_item(index: int, raw: Any) -> Incoming:
+    """Validate one batch item (body + key) against the contract."""
+    if not isinstance(raw, dict):
+        return Incoming(index, errors=[field_error([], "an item must be a JSON object")])
+    raw = nfc(raw)
+    errors: list[FieldError] = []
+    key: tuple[str, str] | None = None
+    try:
+        parsed_key = ItemKey.model_validate(raw)
+        key = (parsed_key.source_system, parsed_key.external_id)
+    except ValidationError as exc:
+        errors.extend(errors_of(exc))
+    body = {name: value for name, value in raw.items() if name not in _KEY_FIELDS}
+    activity: ActivityBase | None = None
+    try:
+        activity = ACTIVITY_ADAPTER.validate_python(body)
+    except ValidationError as exc:
+        errors.extend(errors_of(exc, body.get("type")))
+    if errors:
+        return Incoming(index, errors=errors)
+    return Incoming(index, key=key, activity=activity)
+
+
+def _too_many(count: int) -> Problem:
+    return Problem(
+        413,
+        "batch-too-large",
+        "Batch too large",
+        f"A batch holds at most {MAX_BATCH_ITEMS} activities; this one has {count}. "
+        "Split it into batches of 1,000 or fewer.",
+        limit=MAX_BATCH_ITEMS,
+        items=count,
+    )
+
+
+def parse_batch(raw: bytes, content_type: str) -> list[Incoming]:
+    """Items of a JSON-array or NDJSON batch; 400 when the body is neither, 413 past 1,000."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type in (NDJSON, "application/ndjson", "application/jsonl"):
+        return _parse_ndjson(raw)
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem(
+            400,
+            "malformed-batch",
+            "Malformed batch",
+            f"The body is not valid JSON ({exc}); send a JSON array of activities, "
+            f"or NDJSON with Content-Type: {NDJSON}.",
+        ) from exc
+    if not isinstance(document, list):
+        raise Problem(
+            400,
+            "malformed-batch",
+            "Malformed batch",
+            f"The body must be a JSON array of activities (or NDJSON with Content-Type: "
+            f"{NDJSON}), not a JSON {type(document).__name__}.",
+        )
+    if len(document) > MAX_BATCH_ITEMS:
+        raise _too_many(len(document))
+    return [parse_item(index, item) for index, item in enumerate(document)]
+
+
+def _parse_ndjson(raw: bytes) -> list[Incoming]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Problem(
+            400, "malformed-batch", "Malformed batch", f"The body is not UTF-8 ({exc})."
+        ) from exc
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if len(lines) > MAX_BATCH_ITEMS:
+        raise _too_many(len(lines))
+    items: list[Incoming] = []
+    for index, (number, line) in enumerate(lines):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            items.append(
+                Incoming(index, errors=[field_error([], f"line {number} is not JSON: {exc}")])
+            )
+            continue
+        items.append(parse_item(index, value))
+    return items

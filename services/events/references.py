@@ -1,0 +1,173 @@
+"""The registry data activities are validated against, held in memory.
+
+Filled from the service's own replica collections at start and kept current by the
+`REGISTRY` handler, so validating a batch of a thousand activities costs no query.
+Keys of references are written `<kind>:<id>` (`unit:vn63:06433`, `club:…`,
+`site:…`, `programme:P8`): pending activities are indexed by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from shared.mongo import Document
+from shared.units import UnitIndex, UnitNode, edition_of
+
+UNIT, CLUB, SITE, PROGRAMME = "unit", "club", "site", "programme"
+
+
+def reference_key(kind: str, ref_id: str) -> str:
+    return f"{kind}:{ref_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    kind, _, ref_id = key.partition(":")
+    return kind, ref_id
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class ClubRef:
+    id: str
+    name: str
+    unit_id: str
+    province_id: str
+    established_on: date | None
+    dissolved_on: date | None
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    id: str
+    name: str
+    kind: str
+    unit_id: str
+    province_id: str
+
+
+def unit_node(document: Document) -> UnitNode:
+    return UnitNode(
+        id=document["_id"],
+        edition=document["edition"],
+        code=document["code"],
+        name=document["name"],
+        level=document["level"],
+        parent_id=document.get("parent_id"),
+        valid_from=_as_date(document.get("valid_from")),
+        valid_to=_as_date(document.get("valid_to")),
+        successors=tuple(
+            (successor["unit_id"], float(successor["share"]))
+            for successor in document.get("successors") or ()
+        ),
+    )
+
+
+def club_ref(document: Document) -> ClubRef:
+    return ClubRef(
+        id=document["_id"],
+        name=document["name"],
+        unit_id=document["unit_id"],
+        province_id=document["province_id"],
+        established_on=_as_date(document.get("established_on")),
+        dissolved_on=_as_date(document.get("dissolved_on")),
+    )
+
+
+def site_ref(document: Document) -> SiteRef:
+    return SiteRef(
+        id=document["_id"],
+        name=document["name"],
+        kind=document["kind"],
+        unit_id=document["unit_id"],
+        province_id=document["province_id"],
+    )
+
+
+@dataclass
+class ReferenceCache:
+    units: UnitIndex = field(default_factory=UnitIndex)
+    clubs: dict[str, ClubRef] = field(default_factory=dict)
+    sites: dict[str, SiteRef] = field(default_factory=dict)
+    programmes: dict[str, str] = field(default_factory=dict)
+    _successor_provinces: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def put_units(self, documents: Iterable[Document]) -> None:
+        self.units.put_many(unit_node(document) for document in documents)
+        self._successor_provinces.clear()
+
+    def put_clubs(self, documents: Iterable[Document]) -> None:
+        self.clubs.update((document["_id"], club_ref(document)) for document in documents)
+
+    def put_sites(self, documents: Iterable[Document]) -> None:
+        self.sites.update((document["_id"], site_ref(document)) for document in documents)
+
+    def put_programmes(self, documents: Iterable[Document]) -> None:
+        self.programmes.update((document["_id"], document["name"]) for document in documents)
+
+    def knows(self, key: str) -> bool:
+        kind, ref_id = split_key(key)
+        if kind == UNIT:
+            return ref_id in self.units
+        if kind == CLUB:
+            return ref_id in self.clubs
+        if kind == SITE:
+            return ref_id in self.sites
+        return ref_id in self.programmes
+
+    def unit_name(self, unit_id: str) -> str | None:
+        node = self.units.get(unit_id)
+        return node.name if node is not None else None
+
+    def label(self, unit_id: str) -> str:
+        """`vn63:20 (Tỉnh Lạng Sơn)`, or the bare id when the unit is unknown."""
+        name = self.unit_name(unit_id)
+        return f"{unit_id} ({name})" if name else unit_id
+
+    def successors_of(self, unit_id: str) -> list[tuple[str, float]]:
+        """Where a vn63 unit went; a village goes where its commune went."""
+        for candidate in self.units.lineage(unit_id):
+            successors = self.units.successors(candidate)
+            if successors:
+                return successors
+        return []
+
+    def successor_provinces(self, province_id: str) -> frozenset[str]:
+        """The vn34 province(s) a vn63 province went to.
+
+        Taken from the province's own successors when the registry gives them,
+        otherwise from where its units went.
+        """
+        cached = self._successor_provinces.get(province_id)
+        if cached is not None:
+            return cached
+        targets = [unit for unit, _ in self.units.successors(province_id)]
+        if not targets:
+            targets = [
+                unit
+                for below in self.units.descendants(province_id)
+                for unit, _ in self.units.successors(below)
+            ]
+        provinces = frozenset(
+            found for found in (self.units.province_of(unit) for unit in targets) if found
+        )
+        self._successor_provinces[province_id] = provinces
+        return provinces
+
+    def same_province(self, first: str, second: str) -> bool:
+        """Whether two provinces are the same, across the 2025 reorganisation."""
+        if first == second:
+            return True
+        editions = (edition_of(first), edition_of(second))
+        if editions == ("vn63", "vn34"):
+            return second in self.successor_provinces(first)
+        if editions == ("vn34", "vn63"):
+            return first in self.successor_provinces(second)
+        return False

@@ -1,0 +1,117 @@
+"""The registry replica: registry events into MongoDB and the in-memory references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from services.events.references import (
+    CLUB,
+    PROGRAMME,
+    SITE,
+    UNIT,
+    ReferenceCache,
+    reference_key,
+    split_key,
+)
+from services.events.repository import ReferenceRepository
+from shared.contracts import (
+    CLUB_UPSERTED,
+    PROGRAMME_UPSERTED,
+    SITE_UPSERTED,
+    UNIT_UPSERTED,
+    CloudEvent,
+)
+from shared.logging import get_logger
+from shared.mongo import Document
+
+# Registry events the replica keeps, and the field that is each entity's key.
+_KEPT = {
+    UNIT_UPSERTED.type: (UNIT, "id"),
+    CLUB_UPSERTED.type: (CLUB, "id"),
+    SITE_UPSERTED.type: (SITE, "id"),
+    PROGRAMME_UPSERTED.type: (PROGRAMME, "code"),
+}
+# A unit's chain to the nation is at most village, commune, district, province, vn.
+_MAX_DEPTH = 6
+
+log = get_logger(__name__)
+
+
+class RegistryReplica:
+    def __init__(self, repository: ReferenceRepository, cache: ReferenceCache) -> None:
+        self._repository = repository
+        self.cache = cache
+
+    async def load(self) -> None:
+        """Fill the in-memory references from this service's own database."""
+        self.cache.put_units(await self._repository.all_units())
+        self.cache.put_clubs(await self._repository.all_clubs())
+        self.cache.put_sites(await self._repository.all_sites())
+        self.cache.put_programmes(await self._repository.all_programmes())
+        log.info(
+            "registry replica loaded",
+            units=len(self.cache.units),
+            clubs=len(self.cache.clubs),
+            sites=len(self.cache.sites),
+            programmes=len(self.cache.programmes),
+        )
+
+    async def apply(self, events: Sequence[CloudEvent]) -> list[str]:
+        """Apply a batch of registry events; returns the keys of references that changed.
+
+        Members, classifications and targets are not needed to validate activities
+        and are skipped.
+        """
+        by_kind: dict[str, list[Document]] = {UNIT: [], CLUB: [], SITE: [], PROGRAMME: []}
+        for event in events:
+            kept = _KEPT.get(event.type)
+            if kept is not None:
+                kind, key_field = kept
+                by_kind[kind].append({"_id": event.data[key_field], **event.data})
+        changed: list[str] = []
+        if by_kind[UNIT]:
+            units = await self._repository.apply_units(by_kind[UNIT])
+            self.cache.put_units(units)
+            changed.extend(reference_key(UNIT, unit["_id"]) for unit in units)
+        if by_kind[CLUB]:
+            clubs = await self._repository.apply_clubs(by_kind[CLUB])
+            self.cache.put_clubs(clubs)
+            changed.extend(reference_key(CLUB, club["_id"]) for club in clubs)
+        if by_kind[SITE]:
+            sites = await self._repository.apply_sites(by_kind[SITE])
+            self.cache.put_sites(sites)
+            changed.extend(reference_key(SITE, site["_id"]) for site in sites)
+        if by_kind[PROGRAMME]:
+            programmes = await self._repository.apply_programmes(by_kind[PROGRAMME])
+            self.cache.put_programmes(programmes)
+            changed.extend(reference_key(PROGRAMME, p["_id"]) for p in programmes)
+        return changed
+
+    async def read_through(self, keys: Iterable[str]) -> None:
+        """Look in the database for references missing from memory.
+
+        Another instance of the service may have applied them (instances share the
+        registry consumer), so memory alone is not the last word.
+        """
+        wanted: dict[str, set[str]] = {UNIT: set(), CLUB: set(), SITE: set(), PROGRAMME: set()}
+        for key in keys:
+            kind, ref_id = split_key(key)
+            if kind in wanted and not self.cache.knows(key):
+                wanted[kind].add(ref_id)
+        if wanted[CLUB]:
+            self.cache.put_clubs(await self._repository.clubs(sorted(wanted[CLUB])))
+        if wanted[SITE]:
+            self.cache.put_sites(await self._repository.sites(sorted(wanted[SITE])))
+        if wanted[PROGRAMME]:
+            self.cache.put_programmes(await self._repository.programmes(sorted(wanted[PROGRAMME])))
+        units = wanted[UNIT]
+        for _ in range(_MAX_DEPTH):
+            if not units:
+                break
+            found = await self._repository.units(sorted(units))
+            self.cache.put_units(found)
+            units = {
+                unit["parent_id"]
+                for unit in found
+                if unit.get("parent_id") and unit["parent_id"] not in self.cache.units
+            }
