@@ -1,0 +1,178 @@
+"""Reporting operations on real JetStream: dead letters and their retry, freshness,
+a rebuild while events keep arriving, status."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from services.reporting.repository import ReadModels
+from shared.contracts import ACTIVITY_RECORDED
+from tests.reporting_support.apps import eventually, reporting_app, running
+from tests.reporting_support.checks import all_figures, wait_caught_up
+from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.fixtures import pull_timeout_fix
+from tests.reporting_support.scenario import ACTIVITIES, Activity
+from tests.support.events import publish_raw
+from tests.support.mongo import MongoBackend
+from tests.support.nats import NatsServer
+
+pytestmark = pytest.mark.usefixtures(pull_timeout_fix.__name__)
+
+
+def extra_session(key: str, female: int, male: int, day: str = "2024-03-08") -> Activity:
+    body = dict(ACTIVITIES[3].versions[0])  # a communication session in vn63:06300
+    body.update(started_on=day, ended_on=day, participants={"female": female, "male": male})
+    return Activity(key, [body])
+
+
+def events_of(*activities: Activity) -> list[Any]:
+    from tests.reporting_support import events
+
+    saved = list(events.scenario.ACTIVITIES)
+    events.scenario.ACTIVITIES[:] = list(activities)
+    try:
+        return events.activity_events()
+    finally:
+        events.scenario.ACTIVITIES[:] = saved
+
+
+async def participants_2024(client: Any, unit: str = "vn63:20") -> int:
+    response = await client.get(
+        "/v1/indicators/communication_participants/values",
+        params={"unit_id": unit, "period": "2024"},
+    )
+    return int(response.json()["total"])
+
+
+async def test_a_poison_message_is_dead_lettered_and_retried_once_its_cause_is_fixed(
+    mongo: MongoBackend, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = {"act-POISON"}
+    original = ReadModels.apply_facts
+
+    async def failing(self: ReadModels, facts: Sequence[dict[str, Any]]) -> int:
+        if broken & {fact["_id"] for fact in facts}:
+            raise RuntimeError("MongoDB refused the write")
+        return await original(self, facts)
+
+    monkeypatch.setattr(ReadModels, "apply_facts", failing)
+    app = reporting_app(mongo, nats_server.url, consumer_max_deliver=2)
+    async with running(app) as reporting:
+        await publish(nats_server.url, registry_events())
+        await publish(nats_server.url, events_of(extra_session("POISON", 7, 4)))
+        await publish(nats_server.url, events_of(extra_session("GOOD", 1, 1)))
+
+        async def dead_letters() -> list[dict[str, Any]] | None:
+            body = (await reporting.get("/v1/dead-letters")).json()
+            return body["items"] or None
+
+        letters, _ = await eventually(dead_letters, timeout=10)
+        [letter] = letters
+        assert letter["id"].startswith("ACTIVITIES:")
+        assert letter["status"] == "failed"
+        assert "MongoDB refused the write" in letter["error"]
+        assert letter["deliveries"] == 2
+        assert await participants_2024(reporting) == 2, "the next message was not blocked"
+        status = (await reporting.get("/v1/status")).json()
+        assert {s["stream"]: s["dead_letters"] for s in status["streams"]}["ACTIVITIES"] == 1
+
+        still = await reporting.post(f"/v1/dead-letters/{letter['id']}/retry")
+        assert still.status_code == 409
+        assert still.json()["type"].endswith("/retry-failed")
+
+        broken.clear()
+        retried = await reporting.post(f"/v1/dead-letters/{letter['id']}/retry")
+        assert retried.status_code == 200
+        assert retried.json()["status"] == "retried"
+        assert await participants_2024(reporting) == 13
+        failed = (await reporting.get("/v1/dead-letters", params={"status": "failed"})).json()
+        assert failed["items"] == []
+
+        missing = await reporting.post("/v1/dead-letters/ACTIVITIES:999/retry")
+        assert missing.status_code == 404
+
+
+async def test_a_message_that_is_not_a_valid_event_is_dead_lettered_at_once(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    async with running(reporting_app(mongo, nats_server.url)) as reporting:
+        sequence = await publish_raw(
+            nats_server.url, ACTIVITY_RECORDED.subject, b'{"specversion": "1.0", "id": "x"}'
+        )
+
+        async def dead_letters() -> list[dict[str, Any]] | None:
+            return (await reporting.get("/v1/dead-letters")).json()["items"] or None
+
+        [letter], _ = await eventually(dead_letters)
+        assert letter["id"] == f"ACTIVITIES:{sequence}"
+        assert letter["deliveries"] == 1
+        assert "not a CloudEvents 1.0 envelope" in letter["error"]
+        retry = await reporting.post(f"/v1/dead-letters/{letter['id']}/retry")
+        assert retry.status_code == 409
+
+
+async def test_an_activity_is_visible_in_indicators_well_within_a_second(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    async with running(reporting_app(mongo, nats_server.url)) as reporting:
+        await publish(nats_server.url, registry_events())
+        await wait_caught_up(reporting)
+        delays = []
+        for number in range(10):
+            events = events_of(extra_session(f"F{number}", 1, 0))
+            started = time.monotonic()
+            await publish(nats_server.url, events)
+
+            async def visible(expected: int = number + 1) -> bool:
+                return await participants_2024(reporting) == expected
+
+            await eventually(visible, timeout=5, interval=0.005)
+            delays.append(time.monotonic() - started)
+        assert statistics.median(delays) < 1.0, delays
+
+        streams = (await reporting.get("/v1/status")).json()["streams"]
+        activities = next(s for s in streams if s["stream"] == "ACTIVITIES")
+        assert activities["last_sequence"] == activities["stream_last_sequence"] == 10
+        assert activities["pending"] == 0
+        assert activities["freshness_ms"] is not None
+        assert activities["freshness_ms"] < 1000
+        assert activities["age_ms"] is not None
+
+
+async def test_a_rebuild_keeps_answering_and_takes_in_events_published_meanwhile(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    async with running(reporting_app(mongo, nats_server.url)) as reporting:
+        await publish(nats_server.url, registry_events())
+        await publish(nats_server.url, activity_events())
+        await wait_caught_up(reporting)
+        before = await all_figures(reporting)
+
+        response = await reporting.post("/v1/admin/rebuild")
+        assert response.status_code == 202
+        assert response.json()["status"] == "running"
+        # Published while the rebuild runs: must be in the new generation too.
+        await publish(nats_server.url, events_of(extra_session("DURING", 3, 2)))
+        assert (await reporting.get("/v1/indicators")).status_code == 200
+
+        async def completed() -> dict[str, Any] | None:
+            status = (await reporting.get("/v1/status")).json()
+            return status if status["rebuild"]["status"] == "completed" else None
+
+        status, _ = await eventually(completed, timeout=20)
+        assert status["generation"] == "g2"
+        await wait_caught_up(reporting)
+        assert await participants_2024(reporting) == 5
+        assert await all_figures(reporting) == before
+
+        again = await reporting.post("/v1/admin/rebuild")
+        assert again.status_code == 202
+        assert again.json()["generation"] == "g3"
+        await eventually(completed, timeout=20)
+        assert await participants_2024(reporting) == 5
+        assert await all_figures(reporting) == before
