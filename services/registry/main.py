@@ -2,28 +2,76 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from services.registry.api import Registry, router
+from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
-from services.registry.repository import OUTBOX_COLLECTIONS, ProgrammeRepository
-from services.registry.service import ProgrammeService
+from services.registry.directory import UnitDirectory
+from services.registry.loader import ReferenceLoader
+from services.registry.reference import Selection
+from services.registry.repository import OUTBOX_COLLECTIONS, Repositories
+from services.registry.service import ProgrammeService, UnitService
 from shared.app import create_service_app
+from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
 
-
-async def build(runtime: ServiceRuntime) -> Registry:
-    programmes = ProgrammeService(ProgrammeRepository(runtime.mongo.db))
-    runtime.relay_outbox_of(OUTBOX_COLLECTIONS)
-    await programmes.seed()
-    return Registry(runtime, programmes)
+log = get_logger(__name__)
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or RegistrySettings(),
+    settings = settings or RegistrySettings()
+    background: list[asyncio.Task[None]] = []
+
+    async def build(runtime: ServiceRuntime) -> Registry:
+        repositories = Repositories(runtime.mongo.db)
+        if not runtime.mongo.emulated:
+            await repositories.ensure_indexes()
+        runtime.relay_outbox_of(OUTBOX_COLLECTIONS)
+        directory = UnitDirectory()
+        loader = ReferenceLoader(
+            repositories.reference,
+            directory,
+            runtime.wake_relay,
+            group_events=settings.reference_group_events,
+        )
+        await loader.prepare(Selection.parse(settings.reference_provinces))
+        units = UnitService(repositories, directory)
+        await units.load_villages()
+        programmes = ProgrammeService(repositories, units)
+        await programmes.seed()
+        registers = RegisterService(repositories, units, programmes)
+        background.append(asyncio.create_task(loader.store_and_publish(), name="reference-load"))
+        return Registry(runtime, settings, units, programmes, registers, loader)
+
+    app = create_service_app(
+        settings,
         title="bdg registry",
         description="Administrative units, programmes and targets, sites, clubs and members.",
         routers=[router],
         setup=build,
     )
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(application):
+            try:
+                yield
+            finally:
+                # Stop storing the reference before the runtime closes MongoDB; what
+                # is left is stored at the next start.
+                for task in background:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("reference load failed", error=repr(task.exception()))
+
+    app.router.lifespan_context = lifespan
+    return app

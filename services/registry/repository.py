@@ -1,31 +1,193 @@
-"""All of the registry's MongoDB access."""
+"""All of the registry's MongoDB access.
+
+Every entity is one document with a natural `_id` and a `revision`, its pending
+events riding in its `_outbox` until the relay has published them. The national
+reference is stored as one document per province (see `reference.py`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.contracts import CloudEvent
 from shared.mongo import Database, Document
-from shared.outbox import OUTBOX_FIELD
-from shared.versioned import EventsFor, Written, put_revisioned
+from shared.outbox import OUTBOX_FIELD, PENDING_FILTER, outbox_documents, push_to_outbox
+from shared.versioned import REVISION_FIELD, EventsFor, Written, put_revisioned
 
+REFERENCE = "reference"
+VILLAGES = "villages"
 PROGRAMMES = "programmes"
-# Collections whose documents carry pending events for the outbox relay.
-OUTBOX_COLLECTIONS = (PROGRAMMES,)
+TARGETS = "targets"
+CLASSIFICATIONS = "classifications"
+SITES = "sites"
+CLUBS = "clubs"
+MEMBERS = "members"
+# Collections whose documents carry pending events, in the order the relay visits
+# them: units before the registers that refer to them.
+OUTBOX_COLLECTIONS = (
+    REFERENCE,
+    VILLAGES,
+    PROGRAMMES,
+    TARGETS,
+    CLASSIFICATIONS,
+    SITES,
+    CLUBS,
+    MEMBERS,
+)
 _HIDE_OUTBOX = {OUTBOX_FIELD: 0}
+# Secondary indexes for a real server; the emulation scans anyway.
+_INDEXES: dict[str, tuple[str, ...]] = {
+    CLASSIFICATIONS: ("unit_id",),
+    SITES: ("unit_id",),
+    CLUBS: ("unit_id", "programme"),
+    MEMBERS: ("club_id",),
+}
 
 
-class ProgrammeRepository:
-    def __init__(self, db: Database) -> None:
-        self._collection: AsyncCollection[Document] = db[PROGRAMMES]
+class RevisionedRepository:
+    """One collection of revisioned documents written through `put_revisioned`."""
 
-    async def get(self, code: str) -> Document | None:
-        return await self._collection.find_one({"_id": code}, _HIDE_OUTBOX)
+    def __init__(self, db: Database, name: str) -> None:
+        self._collection: AsyncCollection[Document] = db[name]
+
+    async def get(self, key: str) -> Document | None:
+        return await self._collection.find_one({"_id": key}, _HIDE_OUTBOX)
+
+    async def get_many(self, keys: Collection[str]) -> dict[str, Document]:
+        if not keys:
+            return {}
+        found = self._collection.find({"_id": {"$in": list(keys)}}, _HIDE_OUTBOX)
+        return {document["_id"]: document async for document in found}
 
     async def all(self) -> list[Document]:
         return await self._collection.find({}, _HIDE_OUTBOX).sort("_id", 1).to_list(None)
 
-    async def put(self, code: str, state: Mapping[str, Any], events_for: EventsFor) -> Written:
-        return await put_revisioned(self._collection, code, state, events_for)
+    async def put(self, key: str, state: Mapping[str, Any], events_for: EventsFor) -> Written:
+        return await put_revisioned(self._collection, key, state, events_for)
+
+    async def put_if_at(
+        self,
+        key: str,
+        revision: int | None,
+        state: Mapping[str, Any],
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        """Write `state` as the next revision if the document is still at `revision`
+        (`None`: does not exist yet); `False` when another writer came first."""
+        if revision is None:
+            try:
+                await self._collection.insert_one(new_document(key, state, events))
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._collection.update_one(
+            {"_id": key, REVISION_FIELD: revision},
+            {"$set": {**state, REVISION_FIELD: revision + 1}, "$push": push_to_outbox(events)},
+        )
+        return result.modified_count == 1
+
+    async def where(self, query: Mapping[str, Any]) -> list[Document]:
+        return await self._collection.find(dict(query), _HIDE_OUTBOX).sort("_id", 1).to_list(None)
+
+    async def page(self, query: Mapping[str, Any], after: str | None, limit: int) -> list[Document]:
+        """Up to `limit` documents matching `query` with `_id` after `after`, by `_id`."""
+        selector: dict[str, Any] = dict(query)
+        if after is not None:
+            selector["_id"] = {"$gt": after}
+        cursor = self._collection.find(selector, _HIDE_OUTBOX).sort("_id", 1).limit(limit)
+        return await cursor.to_list(None)
+
+
+class ReferenceRepository:
+    """The national reference: one document per province chunk."""
+
+    def __init__(self, db: Database) -> None:
+        self._collection: AsyncCollection[Document] = db[REFERENCE]
+
+    async def chunks(self) -> list[Document]:
+        return await self._collection.find({}, _HIDE_OUTBOX).to_list(None)
+
+    async def insert(self, documents: Sequence[Document]) -> set[str]:
+        """Insert new chunks with their events; returns the ids another writer had."""
+        try:
+            await self._collection.insert_many(list(documents), ordered=False)
+        except BulkWriteError as exc:
+            return {error["op"]["_id"] for error in exc.details.get("writeErrors", [])}
+        return set()
+
+    async def replace(
+        self,
+        key: str,
+        revision: int,
+        changes: Mapping[str, Any],
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        """Store a chunk's new state if it is still at `revision` (compare-and-set)."""
+        result = await self._collection.update_one(
+            {"_id": key, REVISION_FIELD: revision},
+            {
+                "$set": {**changes, REVISION_FIELD: revision + 1},
+                "$push": push_to_outbox(events),
+            },
+        )
+        return result.modified_count == 1
+
+    async def pending(self, keys: Collection[str]) -> set[str]:
+        """Which of these chunks still hold unpublished events."""
+        found = self._collection.find({"_id": {"$in": list(keys)}, **PENDING_FILTER}, {"_id": 1})
+        return {document["_id"] async for document in found}
+
+
+class MemberRepository(RevisionedRepository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, MEMBERS)
+
+    async def insert_new(self, documents: Sequence[Document]) -> set[str]:
+        """Insert members with their events; returns the ids that existed already."""
+        if not documents:
+            return set()
+        try:
+            await self._collection.insert_many(list(documents), ordered=False)
+        except BulkWriteError as exc:
+            return {error["op"]["_id"] for error in exc.details.get("writeErrors", [])}
+        return set()
+
+    async def of_clubs(self, club_ids: Collection[str]) -> list[Document]:
+        """The fields counts need, for every member of these clubs."""
+        if not club_ids:
+            return []
+        found = self._collection.find(
+            {"club_id": {"$in": list(club_ids)}},
+            {"club_id": 1, "sex": 1, "ethnic_minority": 1, "joined_on": 1, "left_on": 1},
+        )
+        return await found.to_list(None)
+
+
+class Repositories:
+    """The registry's collections."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.reference = ReferenceRepository(db)
+        self.villages = RevisionedRepository(db, VILLAGES)
+        self.programmes = RevisionedRepository(db, PROGRAMMES)
+        self.targets = RevisionedRepository(db, TARGETS)
+        self.classifications = RevisionedRepository(db, CLASSIFICATIONS)
+        self.sites = RevisionedRepository(db, SITES)
+        self.clubs = RevisionedRepository(db, CLUBS)
+        self.members = MemberRepository(db)
+
+    async def ensure_indexes(self) -> None:
+        for collection, fields in _INDEXES.items():
+            for name in fields:
+                await self._db[collection].create_index([(name, ASCENDING)])
+
+
+def new_document(key: str, state: Mapping[str, Any], events: Sequence[CloudEvent]) -> Document:
+    """A first revision with its events, for bulk inserts."""
+    return {"_id": key, **state, REVISION_FIELD: 1, OUTBOX_FIELD: outbox_documents(events)}

@@ -1,0 +1,168 @@
+"""Fixed lists the registry validates against: indicators, ethnic groups, kinds, periods."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from services.registry.folding import fold
+
+# Indicator codes of CONTRACT.md's catalogue (reporting holds their definitions).
+INDICATOR_CODES: tuple[str, ...] = (
+    "clubs_active",
+    "club_members",
+    "club_meetings",
+    "communication_sessions",
+    "communication_participants",
+    "training_courses",
+    "trainees",
+    "training_days",
+    "forums",
+    "forum_participants",
+    "support_recipients",
+    "support_value_vnd",
+    "school_exchanges",
+    "learning_centre_classes",
+    "learning_centre_attendance",
+    "learning_centre_ratings",
+    "people_reached",
+    "budget_vnd",
+)
+
+# The 54 ethnic groups with their codes in the list of ethnic groups of Viet Nam
+# (Decision 121-TCTK/PPCĐ of 2 March 1979). Kinh (01) is the majority; the other
+# 53 are ethnic minorities. GSO's statistical list (Decision 1019/QĐ-TCTK, 2008)
+# orders the same groups differently: codes from it must be translated first.
+ETHNIC_GROUPS: dict[str, str] = {
+    "01": "Kinh",
+    "02": "Tày",
+    "03": "Thái",
+    "04": "Hoa",
+    "05": "Khơ-me",
+    "06": "Mường",
+    "07": "Nùng",
+    "08": "HMông",
+    "09": "Dao",
+    "10": "Gia-rai",
+    "11": "Ngái",
+    "12": "Ê-đê",
+    "13": "Ba-na",
+    "14": "Xơ-đăng",
+    "15": "Sán Chay",
+    "16": "Cơ-ho",
+    "17": "Chăm",
+    "18": "Sán Dìu",
+    "19": "Hrê",
+    "20": "Mnông",
+    "21": "Ra-glai",
+    "22": "Xtiêng",
+    "23": "Bru-Vân Kiều",
+    "24": "Thổ",
+    "25": "Giáy",
+    "26": "Cơ-tu",
+    "27": "Gié-Triêng",
+    "28": "Mạ",
+    "29": "Khơ-mú",
+    "30": "Co",
+    "31": "Tà-ôi",
+    "32": "Chơ-ro",
+    "33": "Kháng",
+    "34": "Xinh-mun",
+    "35": "Hà Nhì",
+    "36": "Chu-ru",
+    "37": "Lào",
+    "38": "La Chí",
+    "39": "La Ha",
+    "40": "Phù Lá",
+    "41": "La Hủ",
+    "42": "Lự",
+    "43": "Lô Lô",
+    "44": "Chứt",
+    "45": "Mảng",
+    "46": "Pà Thẻn",
+    "47": "Cơ Lao",
+    "48": "Cống",
+    "49": "Bố Y",
+    "50": "Si La",
+    "51": "Pu Péo",
+    "52": "Brâu",
+    "53": "Ơ Đu",
+    "54": "Rơ-măm",
+}
+MAJORITY_ETHNICITY = "01"
+# Other names a province's file may use for a group.
+_ETHNIC_ALIASES: dict[str, str] = {
+    "Việt": "01",
+    "Hán": "04",
+    "Khmer": "05",
+    "Mông": "08",
+    "H'Mông": "08",
+}
+
+
+def _compact(text: str) -> str:
+    return fold(text).replace("-", "").replace(" ", "").replace("'", "")
+
+
+_ETHNICITY_BY_NAME: dict[str, str] = {
+    **{_compact(name): code for code, name in ETHNIC_GROUPS.items()},
+    **{_compact(alias): code for alias, code in _ETHNIC_ALIASES.items()},
+}
+
+
+def ethnicity_code(value: str | int) -> str | None:
+    """The two-digit code for a code (`1`, `"01"`) or a group's name, else `None`."""
+    text = str(value).strip()
+    if text.isdigit():
+        code = text.zfill(2)
+        return code if code in ETHNIC_GROUPS else None
+    return _ETHNICITY_BY_NAME.get(_compact(text))
+
+
+def is_ethnic_minority(code: str) -> bool:
+    return code != MAJORITY_ETHNICITY
+
+
+SITE_KINDS: tuple[str, ...] = ("school", "learning_centre", "community", "agency")
+CLUB_KINDS: tuple[str, ...] = ("school", "community")
+
+# Classification names and the values each takes.
+REGION_VALUES: tuple[str, ...] = ("I", "II", "III")
+CLASSIFICATIONS: tuple[str, ...] = ("region", "especially_difficult")
+
+
+def earliest_birth_year() -> int:
+    return 1900
+
+
+def latest_birth_year() -> int:
+    return date.today().year
+
+
+# Periods: `2023`, `2023H1`, `2023Q4`, `2023-11`, `SY2017-2018`, `2021-01-01..2025-12-31`.
+_PERIOD = re.compile(
+    r"^(?:(?P<year>\d{4})(?:H(?P<half>[12])|Q(?P<quarter>[1-4])|-(?P<month>\d{2}))?"
+    r"|SY(?P<sy1>\d{4})-(?P<sy2>\d{4})"
+    r"|(?P<start>\d{4}-\d{2}-\d{2})\.\.(?P<end>\d{4}-\d{2}-\d{2}))$"
+)
+
+
+def period_error(period: str) -> str | None:
+    """Why `period` is not in the period grammar, or `None` when it is."""
+    match = _PERIOD.match(period)
+    if match is None:
+        return (
+            "not a period: use 2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31"
+        )
+    if match["month"] is not None and not 1 <= int(match["month"]) <= 12:
+        return "the month must be 01 to 12"
+    if match["sy1"] is not None and int(match["sy2"]) != int(match["sy1"]) + 1:
+        return "a school year runs over two consecutive years, e.g. SY2017-2018"
+    if match["start"] is not None:
+        try:
+            start, end = date.fromisoformat(match["start"]), date.fromisoformat(match["end"])
+        except ValueError:
+            return "the range holds an impossible date"
+        if end < start:
+            return "the range ends before it starts"
+    return None
