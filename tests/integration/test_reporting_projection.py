@@ -1,0 +1,103 @@
+"""Projections are idempotent: any order, any number of deliveries, same figures."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import pytest
+
+from services.reporting.catalogue import INDICATORS
+from services.reporting.indicators import IndicatorEngine, IndicatorQuery
+from services.reporting.periods import parse_period
+from services.reporting.projection import Projection
+from services.reporting.repository import ReadModels
+from shared.contracts import CloudEvent
+from shared.mongo import MongoHandle
+from tests.reporting_support import scenario
+from tests.reporting_support.apps import reporting_app, running, service_of
+from tests.reporting_support.checks import all_figures, wait_caught_up
+from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.fixtures import pull_timeout_fix
+from tests.support.mongo import MongoBackend
+from tests.support.nats import NatsServer
+
+
+async def figures(projection: Projection) -> list[Any]:
+    engine = IndicatorEngine(projection.models, projection.units)
+    results = []
+    for expected in scenario.EXPECTED:
+        query = IndicatorQuery(
+            INDICATORS[expected.indicator],
+            expected.unit_id,
+            parse_period(expected.period),
+            tuple(part for part in expected.by.split(",") if part),
+            None,
+            "vn34" if expected.structure == "vn34" else "as_was",
+        )
+        result = await engine.compute(query)
+        results.append((result.rows, result.total))
+    return results
+
+
+async def project(handle: MongoHandle, batches: list[list[tuple[str, CloudEvent]]]) -> Projection:
+    projection = Projection(ReadModels(handle.db, f"t{uuid.uuid4().hex[:6]}"))
+    await projection.load()
+    for batch in batches:
+        registry = [
+            event for _, event in batch if event.type.startswith("vn.bdg.activity") is False
+        ]
+        activities = [event for _, event in batch if event.type.startswith("vn.bdg.activity")]
+        await projection.apply_registry(registry)
+        await projection.apply_activities(activities)
+    return projection
+
+
+async def test_any_order_and_repeated_deliveries_give_the_same_figures(
+    mongo: MongoBackend,
+) -> None:
+    handle = MongoHandle(mongo.url, f"test_projection_{uuid.uuid4().hex[:8]}", "tests")
+    try:
+        events = registry_events() + activity_events()
+        in_order = await project(handle, [events])
+        expected = await figures(in_order)
+        assert [total for _, total in expected] == [e.total for e in scenario.EXPECTED]
+
+        shuffler = random.Random(2025)
+        for _ in range(3):
+            shuffled = events + events
+            shuffler.shuffle(shuffled)
+            size = shuffler.randint(1, 40)
+            batches = [shuffled[i : i + size] for i in range(0, len(shuffled), size)]
+            projection = await project(handle, batches)
+            assert await figures(projection) == expected
+            # Everything once more, on top: still nothing changes.
+            for batch in batches:
+                await projection.apply_registry([e for _, e in batch if "activity" not in e.type])
+                await projection.apply_activities([e for _, e in batch if "activity" in e.type])
+            assert await figures(projection) == expected
+    finally:
+        await handle.close()
+
+
+@pytest.mark.usefixtures(pull_timeout_fix.__name__)
+async def test_a_restart_reads_the_generation_the_last_rebuild_switched_to(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    if mongo.emulated:
+        pytest.skip("the emulation keeps nothing across a restart; runs on a real MongoDB")
+    database = f"test_reporting_{uuid.uuid4().hex[:10]}"
+    app = reporting_app(mongo, nats_server.url, database=database)
+    async with running(app) as client:
+        await publish(nats_server.url, registry_events())
+        await publish(nats_server.url, activity_events())
+        await wait_caught_up(client)
+        assert (await client.post("/v1/admin/rebuild")).status_code == 202
+        await service_of(app).rebuilder.wait()
+        before = await all_figures(client)
+    again = reporting_app(mongo, nats_server.url, database=database)
+    async with running(again) as client:
+        assert (await client.get("/v1/status")).json()["generation"] == "g2"
+        await wait_caught_up(client)
+        assert await all_figures(client) == before
