@@ -10,19 +10,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from services.registry.catalogue import ETHNIC_GROUPS, is_ethnic_minority
-from services.registry.clubs import (
-    BulkMembers,
-    RegisterService,
-    club_view,
-    member_view,
-    site_view,
-    today,
-)
+from services.registry.clubs import RegisterService, club_view, site_view
 from services.registry.config import RegistrySettings
 from services.registry.directory import UnitQuery
-from services.registry.import_formats import XLSX_MEDIA_TYPE, Kind, template
+from services.registry.import_columns import XLSX_MEDIA_TYPE, Kind
+from services.registry.import_formats import template
 from services.registry.imports import ImportService
 from services.registry.loader import ReferenceLoader
+from services.registry.members import BulkMembers, MemberService, member_view, today
 from services.registry.problems import invalid
 from services.registry.schemas import (
     BulkResults,
@@ -73,6 +68,7 @@ class Registry:
         units: UnitService,
         programmes: ProgrammeService,
         registers: RegisterService,
+        members: MemberService,
         loader: ReferenceLoader,
     ) -> None:
         self.runtime = runtime
@@ -80,8 +76,9 @@ class Registry:
         self.units = units
         self.programmes = programmes
         self.registers = registers
-        self.bulk = BulkMembers(registers, settings.bulk_max_members)
-        self.imports = ImportService(registers, units, settings.import_max_rows)
+        self.members = members
+        self.bulk = BulkMembers(registers, members, settings.bulk_max_members)
+        self.imports = ImportService(registers, members, units, settings.import_max_rows)
         self.loader = loader
 
 
@@ -348,7 +345,7 @@ async def list_clubs(
 ) -> ClubList:
     found = await reg.registers.clubs(unit_id, programme, kind, _after(cursor), limit + 1)
     page = found[:limit]
-    counts = await reg.registers.member_counts([d["_id"] for d in page], as_of or today())
+    counts = await reg.members.member_counts([d["_id"] for d in page], as_of or today())
     return ClubList(
         items=[club_view(d, counts[d["_id"]]) for d in page], next_cursor=_next(found, limit)
     )
@@ -357,7 +354,7 @@ async def list_clubs(
 @router.get("/clubs/{club_id}", response_model=Club, tags=["clubs"])
 async def get_club(club_id: str, reg: RegistryDep, as_of: AsOf = None) -> Club:
     document = await reg.registers.club(club_id)
-    counts = await reg.registers.member_counts([club_id], as_of or today())
+    counts = await reg.members.member_counts([club_id], as_of or today())
     return club_view(document, counts[club_id])
 
 
@@ -375,8 +372,8 @@ async def put_member(
     reg: RegistryDep,
 ) -> CreatedId:
     club = await reg.registers.club(club_id)
-    prepared = reg.registers.prepare_member(club, member_code, body, ["body"])
-    member_id, outcome = await reg.registers.write_member(prepared, club["province_id"])
+    prepared = reg.members.prepare_member(club, member_code, body, ["body"])
+    member_id, outcome = await reg.members.write_member(prepared, club["province_id"])
     reg.runtime.wake_relay()
     _status(response, outcome)
     return CreatedId(id=member_id)
@@ -401,7 +398,7 @@ async def list_members(
     club_id: str, reg: RegistryDep, limit: Limit = 100, cursor: Cursor = None
 ) -> MemberList:
     await reg.registers.club(club_id)
-    found = await reg.registers.members(club_id, _after(cursor), limit + 1)
+    found = await reg.members.members(club_id, _after(cursor), limit + 1)
     return MemberList(
         items=[member_view(d) for d in found[:limit]], next_cursor=_next(found, limit)
     )
@@ -437,7 +434,7 @@ async def run_import(
             "Rows rejected; nothing was written",
             f"{result.counts['rejected']} of {len(result.results)} rows were rejected; see "
             "`results`. Correct them, or send ?partial=true to write the others.",
-            **result.model_dump(mode="json"),
+            **result.model_dump(mode="json", exclude={"kind"}),
         )
     return result
 

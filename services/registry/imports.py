@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.registry.clubs import Prepared, RegisterService, club_id_of, site_id_of
-from services.registry.import_formats import Kind, convert, read_bool, read_sheet
+from services.registry.import_columns import Kind, convert, read_bool
+from services.registry.import_formats import read_sheet
+from services.registry.members import MemberService
 from services.registry.problems import invalid
 from services.registry.schemas import (
     ClassificationIn,
@@ -80,8 +82,15 @@ _MEMBER_FIELDS = ("sex", "birth_year", "ethnicity", "ethnic_minority", "joined_o
 
 
 class ImportService:
-    def __init__(self, registers: RegisterService, units: UnitService, max_rows: int) -> None:
+    def __init__(
+        self,
+        registers: RegisterService,
+        members: MemberService,
+        units: UnitService,
+        max_rows: int,
+    ) -> None:
         self._registers = registers
+        self._members = members
         self._units = units
         self._max_rows = max_rows
 
@@ -163,7 +172,7 @@ class ImportService:
                 continue
             try:
                 code = _MEMBER_CODE.validate_python(row.values.get("member_code"))
-                row.prepared = self._registers.prepare_member(row.club, code, body, [])
+                row.prepared = self._members.prepare_member(row.club, code, body, [])
             except ValidationError as exc:
                 row.reject_invalid(exc)
             except Problem as problem:
@@ -241,7 +250,7 @@ class ImportService:
             prepared = [row.prepared for row in group if row.prepared is not None]
             club = group[0].club
             assert club is not None
-            outcomes: dict[str, Outcome] = await self._registers.write_members(
+            outcomes: dict[str, Outcome] = await self._members.write_members(
                 prepared, club["province_id"]
             )
             for row in group:

@@ -14,6 +14,7 @@ from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
 from services.registry.directory import UnitDirectory
 from services.registry.loader import ReferenceLoader
+from services.registry.members import MemberService
 from services.registry.reference import Selection
 from services.registry.repository import OUTBOX_COLLECTIONS, Repositories
 from services.registry.service import ProgrammeService, UnitService
@@ -47,7 +48,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         await programmes.seed()
         registers = RegisterService(repositories, units, programmes)
         background.append(asyncio.create_task(loader.store_and_publish(), name="reference-load"))
-        return Registry(runtime, settings, units, programmes, registers, loader)
+        members = MemberService(repositories)
+        return Registry(runtime, settings, units, programmes, registers, members, loader)
 
     app = create_service_app(
         settings,

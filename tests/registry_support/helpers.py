@@ -44,7 +44,7 @@ class Stream:
             while True:
                 try:
                     batch = await subscription.fetch(1000, timeout=0.2)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats' own and asyncio's: no more messages
                     return found
                 for message in batch:
                     found.append(json.loads(message.data))

@@ -14,7 +14,7 @@ from services.registry.catalogue import (
     period_error,
 )
 from services.registry.folding import fold, nfc
-from services.registry.import_formats import COLUMNS, Column, Kind, convert
+from services.registry.import_columns import COLUMNS, Column, Kind, convert
 
 
 @pytest.mark.parametrize("query", ["van nham", "Vân Nham", "VAN NHAM", "vÂn NhAm", " van  nham "])
