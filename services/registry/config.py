@@ -14,9 +14,10 @@ class RegistrySettings(ServiceSettings):
     service_name: str = "registry"
     port: int = Field(default=8001, validation_alias="BDG_REGISTRY_PORT")
     database: str = Field(default="bdg_registry", validation_alias="BDG_REGISTRY_DATABASE")
-    # Which provinces of the national reference to load: `all`, or a comma list of
-    # `vn63:20`, `vn34:08` or bare codes (`20`: that code in both editions). The vn34
-    # provinces the chosen vn63 ones went into are always loaded with them.
+    # Which provinces of the national reference to load: `all`; `none` (no units at
+    # all, for tests that need none); or a comma list of `vn63:20`, `vn34:08` or bare
+    # codes (`20`: that code in both editions). The vn34 provinces the chosen vn63
+    # ones went into are always loaded with them.
     reference_provinces: str = Field(
         default="all", validation_alias="BDG_REGISTRY_REFERENCE_PROVINCES"
     )

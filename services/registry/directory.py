@@ -179,7 +179,10 @@ class UnitDirectory:
             return False
         if query.q:
             needle = fold(query.q)
-            return needle in self._folded[state["id"]] or needle == state["code"].casefold()
+            return needle in self._folded[state["id"]] or needle in (
+                state["code"].casefold(),
+                state["id"].casefold(),
+            )
         return True
 
     def _sorted(self) -> list[tuple[SortKey, str]]:

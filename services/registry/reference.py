@@ -24,6 +24,7 @@ UnitState = dict[str, Any]
 
 NATION_NAME = "Việt Nam"
 ALL = "all"
+NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,15 @@ class Selection:
     """Which provinces to load: `None` means all of them."""
 
     provinces: frozenset[str] | None
+    nation: bool = True
 
     @classmethod
     def parse(cls, text: str) -> Selection:
-        """`all`, or a comma list of `vn63:20`, `vn34:08` or bare `20` (both editions)."""
+        """`all`; `none` (not even the nation: for tests that need no units); or a comma
+        list of `vn63:20`, `vn34:08` or bare `20` (that code in both editions)."""
         entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+        if [entry.lower() for entry in entries] == [NONE]:
+            return cls(frozenset(), nation=False)
         if not entries or any(entry.lower() == ALL for entry in entries):
             return cls(None)
         return cls(frozenset(entries))
@@ -114,7 +119,7 @@ def build_reference(selection: Selection, data: PackageData | None = None) -> Na
     chosen34 = {code for code in new_provinces if selection.includes("vn34", code)} | {
         target for code in chosen63 for target, _ in crosswalk.provinces[code]
     }
-    chunks = [Chunk(NATION_ID, [nation_state()])]
+    chunks = [Chunk(NATION_ID, [nation_state()])] if selection.nation else []
     chunks += _edition_chunks("vn63", vn63, chosen63, crosswalk)
     chunks += _edition_chunks("vn34", vn34, chosen34, crosswalk)
     return NationalReference(chunks, crosswalk, data.fingerprint())

@@ -164,6 +164,7 @@ def test_a_slice_brings_the_vn34_provinces_its_units_went_into() -> None:
     ]
     assert Selection.parse("all").provinces is None
     assert Selection.parse("").provinces is None
+    assert build_reference(Selection.parse("none")).chunks == []
     with pytest.raises(ValueError, match="vn63:99"):
         build_reference(Selection.parse("vn63:99"))
 
