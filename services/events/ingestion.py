@@ -22,8 +22,8 @@ from services.events.transitions import (
     Change,
     Outcome,
     VoidedActivityError,
-    activity_id,
     decide_put,
+    storage_key,
 )
 from services.events.validation import FieldError, Verdict, field_error, validate
 from shared.contracts.activities import ActivityBase
@@ -74,7 +74,7 @@ def _written(index: int, outcome: Outcome, document: Document) -> ItemOutcome:
     return ItemOutcome(
         index=index,
         status=outcome.value,
-        id=document["_id"],
+        id=document["id"],
         version=document["version"],
         activity_status=document["status"],
         pending_on=list(document.get("pending_on") or []),
@@ -174,7 +174,7 @@ class Ingestion:
     async def _write(self, items: Sequence[_Valid]) -> list[ItemOutcome]:
         groups: dict[str, list[_Valid]] = {}
         for item in items:
-            groups.setdefault(activity_id(*item.key), []).append(item)
+            groups.setdefault(storage_key(*item.key), []).append(item)
         currents: dict[str, Document | None] = dict.fromkeys(groups)
         todo = set(groups)
         results: list[ItemOutcome] = []

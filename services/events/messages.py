@@ -33,7 +33,7 @@ def state_event(document: Document, *, first: bool) -> CloudEvent:
     province = document["province_id"]
     data = ActivityState.model_validate(
         {
-            "id": document["_id"],
+            "id": document["id"],
             "source_system": document["source_system"],
             "external_id": document["external_id"],
             "version": document["version"],
@@ -47,7 +47,7 @@ def state_event(document: Document, *, first: bool) -> CloudEvent:
 def voided_event(document: Document, reason: str) -> CloudEvent:
     province = document["province_id"]
     data = ActivityVoided(
-        id=document["_id"],
+        id=document["id"],
         source_system=document["source_system"],
         external_id=document["external_id"],
         version=document["version"],

@@ -73,7 +73,7 @@ class PendingResolver:
         for change in written:
             log.info(
                 "pending activity checked again",
-                activity_id=change.document["_id"],
+                activity_id=change.document["id"],
                 status=change.document["status"],
             )
         return len(written)

@@ -80,7 +80,7 @@ def _summary(statuses: Sequence[str]) -> Summary:
 
 
 def activity_out(document: Document) -> dict[str, Any]:
-    return {"id": document["_id"], **{k: v for k, v in document.items() if k != "_id"}}
+    return {name: value for name, value in document.items() if name != "_id"}
 
 
 def encode_cursor(document: Document) -> str:

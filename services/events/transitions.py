@@ -52,6 +52,7 @@ class Outcome(enum.StrEnum):
 
 # Every field a write sets (`history` is appended to, `_outbox` is the relay's).
 STATE_FIELDS = (
+    "id",
     "source_system",
     "external_id",
     "version",
@@ -74,6 +75,16 @@ def activity_id(source_system: str, external_id: str) -> str:
     """The id of an activity, derived from its natural key (the same on every instance)."""
     name = json.dumps([source_system, external_id], ensure_ascii=False)
     return str(uuid.uuid5(ACTIVITY_NAMESPACE, name))
+
+
+def storage_key(source_system: str, external_id: str) -> str:
+    """The document's `_id`: the natural key itself (`source_system` has no `/`).
+
+    Unique by construction, so concurrent creators of one key meet on the `_id`
+    index; and one province's records sort together, so a batch's documents form
+    a narrow `_id` range (the outbox relay marks sent events per range).
+    """
+    return f"{source_system}/{external_id}"
 
 
 class VoidedActivityError(Exception):
@@ -137,7 +148,8 @@ def decide_put(
     source_system, external_id = key
     if current is None:
         document: Document = {
-            "_id": activity_id(source_system, external_id),
+            "_id": storage_key(source_system, external_id),
+            "id": activity_id(source_system, external_id),
             "source_system": source_system,
             "external_id": external_id,
             "version": 1,
@@ -154,7 +166,7 @@ def decide_put(
         return Change(Outcome.CREATED, document, None, [], events)
     if current["status"] == Status.VOIDED and current["activity"] != body:
         raise VoidedActivityError(
-            f"activity {current['_id']} ({source_system}/{external_id}) was voided "
+            f"activity {current['id']} ({source_system}/{external_id}) was voided "
             f"({current['void']['reason']}); a voided activity cannot be revised: "
             "send it under a new external_id"
         )

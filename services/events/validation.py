@@ -176,13 +176,27 @@ def _wrong_edition(
             f"an activity started on {started} must use a vn34 unit: {instead}"
         )
     else:
-        verdict.predecessors = _named(refs, refs.units.predecessors(activity.unit_id))
+        verdict.predecessors = _named(refs, _peers(refs, activity.unit_id))
         instead = _listed(verdict.predecessors) or "the vn63 unit(s) it was formed from"
         msg = (
             f"{unit} is a unit of the structure in force from {REFORM_DATE.isoformat()}; "
             f"an activity started on {started} must use a vn63 unit: {instead}"
         )
     verdict.errors.append(field_error(["unit_id"], msg))
+
+
+def _peers(refs: ReferenceCache, unit_id: str) -> list[tuple[str, float]]:
+    """The predecessors of a vn34 unit at its own level (communes of a commune), or all."""
+    found = refs.units.predecessors(unit_id)
+    node = refs.units.get(unit_id)
+    if node is None:
+        return found
+    same_level = [
+        (old, share)
+        for old, share in found
+        if (old_node := refs.units.get(old)) is not None and old_node.level == node.level
+    ]
+    return same_level or found
 
 
 def _check_club(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict) -> None:

@@ -48,7 +48,8 @@ def test_a_new_valid_activity_is_version_1_active_and_recorded() -> None:
     [event] = change.events
     assert event.type == "vn.bdg.activity.recorded.v1"
     assert event.province == "vn63:20"
-    assert event.subject == change.document["_id"]
+    assert event.subject == change.document["id"] == activity_id(*KEY)
+    assert change.document["_id"] == "langson-p8/HL-2023-0042"
     assert event.data["version"] == 1
     assert event.data["activity"]["title"] == "Tuyên truyền phòng, chống bạo lực học đường"
 
