@@ -97,20 +97,33 @@ class ReferenceCache:
     clubs: dict[str, ClubRef] = field(default_factory=dict)
     sites: dict[str, SiteRef] = field(default_factory=dict)
     programmes: dict[str, str] = field(default_factory=dict)
+    # The registry revision held of each reference: `{kind: {id: revision}}`.
+    revisions: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {UNIT: {}, CLUB: {}, SITE: {}, PROGRAMME: {}}
+    )
     _successor_provinces: dict[str, frozenset[str]] = field(default_factory=dict)
 
+    def _held(self, kind: str, documents: list[Document]) -> list[Document]:
+        held = self.revisions[kind]
+        for document in documents:
+            held[document["_id"]] = int(document.get("revision", 0))
+        return documents
+
     def put_units(self, documents: Iterable[Document]) -> None:
-        self.units.put_many(unit_node(document) for document in documents)
+        self.units.put_many(unit_node(document) for document in self._held(UNIT, list(documents)))
         self._successor_provinces.clear()
 
     def put_clubs(self, documents: Iterable[Document]) -> None:
-        self.clubs.update((document["_id"], club_ref(document)) for document in documents)
+        held = self._held(CLUB, list(documents))
+        self.clubs.update((document["_id"], club_ref(document)) for document in held)
 
     def put_sites(self, documents: Iterable[Document]) -> None:
-        self.sites.update((document["_id"], site_ref(document)) for document in documents)
+        held = self._held(SITE, list(documents))
+        self.sites.update((document["_id"], site_ref(document)) for document in held)
 
     def put_programmes(self, documents: Iterable[Document]) -> None:
-        self.programmes.update((document["_id"], document["name"]) for document in documents)
+        held = self._held(PROGRAMME, list(documents))
+        self.programmes.update((document["_id"], document["name"]) for document in held)
 
     def knows(self, key: str) -> bool:
         kind, ref_id = split_key(key)

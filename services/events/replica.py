@@ -68,23 +68,19 @@ class RegistryReplica:
             if kept is not None:
                 kind, key_field = kept
                 by_kind[kind].append({"_id": event.data[key_field], **event.data})
+        put = {
+            UNIT: self.cache.put_units,
+            CLUB: self.cache.put_clubs,
+            SITE: self.cache.put_sites,
+            PROGRAMME: self.cache.put_programmes,
+        }
         changed: list[str] = []
-        if by_kind[UNIT]:
-            units = await self._repository.apply_units(by_kind[UNIT])
-            self.cache.put_units(units)
-            changed.extend(reference_key(UNIT, unit["_id"]) for unit in units)
-        if by_kind[CLUB]:
-            clubs = await self._repository.apply_clubs(by_kind[CLUB])
-            self.cache.put_clubs(clubs)
-            changed.extend(reference_key(CLUB, club["_id"]) for club in clubs)
-        if by_kind[SITE]:
-            sites = await self._repository.apply_sites(by_kind[SITE])
-            self.cache.put_sites(sites)
-            changed.extend(reference_key(SITE, site["_id"]) for site in sites)
-        if by_kind[PROGRAMME]:
-            programmes = await self._repository.apply_programmes(by_kind[PROGRAMME])
-            self.cache.put_programmes(programmes)
-            changed.extend(reference_key(PROGRAMME, p["_id"]) for p in programmes)
+        for kind, documents in by_kind.items():
+            if not documents:
+                continue
+            applied = await self._repository.apply(kind, documents, self.cache.revisions[kind])
+            put[kind](applied)
+            changed.extend(reference_key(kind, document["_id"]) for document in applied)
         return changed
 
     async def read_through(self, keys: Iterable[str]) -> None:

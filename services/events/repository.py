@@ -9,7 +9,7 @@ the same document write (`_outbox`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from pymongo.errors import BulkWriteError
 from services.events.transitions import STATE_FIELDS, Change, Status
 from shared.mongo import Database, Document
 from shared.outbox import OUTBOX_FIELD, outbox_documents, push_to_outbox
-from shared.replica import apply_latest
+from shared.versioned import REVISION_FIELD
 
 ACTIVITIES = "activities"
 # The events service's own replica of registry data, built from `REGISTRY`.
@@ -208,17 +208,52 @@ class ReferenceRepository:
         self._sites: AsyncCollection[Document] = db[REF_SITES]
         self._programmes: AsyncCollection[Document] = db[REF_PROGRAMMES]
 
-    async def apply_units(self, documents: Sequence[Document]) -> list[Document]:
-        return await apply_latest(self._units, documents)
+    def _collection_of(self, kind: str) -> AsyncCollection[Document]:
+        return {
+            "unit": self._units,
+            "club": self._clubs,
+            "site": self._sites,
+            "programme": self._programmes,
+        }[kind]
 
-    async def apply_clubs(self, documents: Sequence[Document]) -> list[Document]:
-        return await apply_latest(self._clubs, documents)
+    async def apply(
+        self, kind: str, documents: Sequence[Document], held: Mapping[str, int]
+    ) -> list[Document]:
+        """Keep, per `_id`, the highest revision; return the documents that changed.
 
-    async def apply_sites(self, documents: Sequence[Document]) -> list[Document]:
-        return await apply_latest(self._sites, documents)
-
-    async def apply_programmes(self, documents: Sequence[Document]) -> list[Document]:
-        return await apply_latest(self._programmes, documents)
+        `shared.replica.apply_latest` with the revisions held read from memory
+        instead of the database (the registry sends ~14,000 units at its first
+        start, and the emulation scans the collection per query): new keys go in
+        with one `insert_many`, newer revisions replace older ones under a revision
+        guard, so the database keeps the highest revision whatever memory believed.
+        """
+        newest: dict[str, Document] = {}
+        for document in documents:
+            kept = newest.get(document["_id"])
+            if kept is None or document[REVISION_FIELD] > kept[REVISION_FIELD]:
+                newest[document["_id"]] = document
+        collection = self._collection_of(kind)
+        inserts = [doc for key, doc in newest.items() if key not in held]
+        updates = [
+            doc for key, doc in newest.items() if key in held and doc[REVISION_FIELD] > held[key]
+        ]
+        changed: list[Document] = []
+        if inserts:
+            try:
+                await collection.insert_many(inserts, ordered=False)
+                changed.extend(inserts)
+            except BulkWriteError as exc:
+                # Held already (another instance applied them): compare revisions instead.
+                lost = {error["op"]["_id"] for error in exc.details.get("writeErrors", [])}
+                changed.extend(doc for doc in inserts if doc["_id"] not in lost)
+                updates.extend(doc for doc in inserts if doc["_id"] in lost)
+        for doc in updates:
+            result = await collection.replace_one(
+                {"_id": doc["_id"], REVISION_FIELD: {"$lt": doc[REVISION_FIELD]}}, doc
+            )
+            if result.modified_count:
+                changed.append(doc)
+        return changed
 
     async def programme(self, code: str) -> Document | None:
         return await self._programmes.find_one({"_id": code})
