@@ -18,6 +18,7 @@ CODE := services shared tests deploy
 help:
 	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops)"
 	@echo "make test    lint, type-check and run the whole test suite"
+	@echo "make rebuild replay both streams into fresh reporting read models, then switch"
 	@echo "make lock    re-resolve requirements.lock and requirements-dev.lock with hashes"
 
 bootstrap: $(STAMP)
@@ -59,6 +60,9 @@ lock:
 		--quiet -o requirements.lock
 	$(UV) pip compile pyproject.toml --group dev --universal --generate-hashes \
 		--python-version 3.11 --quiet -o requirements-dev.lock
+
+rebuild: $(STAMP)
+	$(BIN)/python -m services.reporting.rebuild
 
 docs: $(STAMP)
 	$(BIN)/python -m shared.contracts.asyncapi > docs/asyncapi.json

@@ -243,20 +243,8 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=30 if url else 5)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=20.0, help="activity events per second")
-    parser.add_argument(
-        "--patch-pull-timeout",
-        action="store_true",
-        help="apply the FastStream pull-loop fix (see docs/reporting.md) before running",
-    )
     args = parser.parse_args()
     logging.disable(logging.INFO)  # FastStream's supervisor chatter
-    if args.patch_pull_timeout:
-        import builtins
-
-        from faststream.nats.subscriber.usecases import stream_pull_subscriber
-
-        stream_pull_subscriber.TimeoutError = builtins.TimeoutError  # type: ignore[misc]
-        print("FastStream pull-loop timeout fix applied")
     rng = random.Random(7)
     kind = f"MongoDB server at {url}" if url else "in-process EMULATION (pymongo-async-mock)"
     print(f"MongoDB: {kind}")

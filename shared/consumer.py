@@ -11,23 +11,17 @@ is dead-lettered with its error; dead letters can be retried through the API.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from faststream.middlewares import AckPolicy
-from faststream.nats import AckPolicy as JsAckPolicy
-from faststream.nats import (
-    ConsumerConfig,
-    DeliverPolicy,
-    JStream,
-    NatsBroker,
-    NatsMessage,
-    PullSub,
-)
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -151,7 +145,14 @@ class DeadLetterRepository:
 
 
 class StreamConsumer:
-    """One durable pull consumer over a whole stream, applying batches idempotently."""
+    """One durable pull consumer over a whole stream, applying batches idempotently.
+
+    The fetch loop is ours rather than FastStream's batch subscriber: FastStream 0.7.8's
+    loop dies on the builtin `TimeoutError` that nats-py's `fetch` can raise, leaving a
+    pull request on the server that holds the next message until `ack_wait` expires,
+    and it waits to fill a batch where `fetch` returns as soon as one message is there.
+    The broker (connection, reconnection, publishing) is FastStream's.
+    """
 
     def __init__(
         self,
@@ -164,7 +165,7 @@ class StreamConsumer:
         dead_letters: DeadLetterRepository,
         max_deliver: int,
         batch_size: int,
-        batch_wait_seconds: float,
+        fetch_timeout_seconds: float = 1.0,
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
     ) -> None:
         self.service = service
@@ -175,32 +176,68 @@ class StreamConsumer:
         self._dead_letters = dead_letters
         self._max_deliver = max_deliver
         self._batch_size = batch_size
-        self._batch_wait = batch_wait_seconds
+        self._fetch_timeout = fetch_timeout_seconds
         self._deliver_policy = deliver_policy
+        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
-    def register(self, broker: NatsBroker) -> None:
-        subscriber = broker.subscriber(
-            self.stream.subjects[0],
-            stream=JStream(self.stream.name, declare=False),
-            durable=self.durable,
-            pull_sub=PullSub(batch_size=self._batch_size, timeout=self._batch_wait, batch=True),
-            config=ConsumerConfig(
-                durable_name=self.durable,
-                deliver_policy=self._deliver_policy,
-                ack_policy=JsAckPolicy.EXPLICIT,
-                # One attempt beyond ours, so a crash during the last attempt still
-                # brings the message back to be dead-lettered.
-                max_deliver=self._max_deliver + 1,
-                ack_wait=60,
-                max_ack_pending=max(self._batch_size * 4, 1000),
-            ),
-            ack_policy=AckPolicy.MANUAL,
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=self._deliver_policy,
+            ack_policy=AckPolicy.EXPLICIT,
+            # One attempt beyond ours, so a crash during the last attempt still brings
+            # the message back to be dead-lettered.
+            max_deliver=self._max_deliver + 1,
+            ack_wait=60,
+            max_ack_pending=max(self._batch_size * 4, 1000),
         )
-        subscriber(self.handle)
 
-    async def handle(self, message: NatsMessage) -> None:
-        # A batch subscriber's raw message is the list of NATS messages fetched.
-        await self.process(cast(list[Msg], message.raw_message))
+    async def start(self, broker: NatsBroker) -> None:
+        js = broker.config.connection_state.stream
+        self._subscription = await js.pull_subscribe(
+            self.stream.subjects[0],
+            durable=self.durable,
+            stream=self.stream.name,
+            config=self.consumer_config(),
+        )
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand and the fetch under way, then stop taking messages."""
+        self._stopping = True
+        if self._task is not None:
+            await asyncio.wait_for(self._task, self._fetch_timeout + 30)
+            self._task = None
+        if self._subscription is not None:
+            # Only the client side goes: the durable consumer keeps its position.
+            # Left subscribed, late status replies would hold the connection's drain.
+            await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _run(self) -> None:
+        assert self._subscription is not None
+        backoff = 0.1
+        while not self._stopping:
+            try:
+                messages = await self._subscription.fetch(
+                    batch=self._batch_size, timeout=self._fetch_timeout
+                )
+            except TimeoutError:  # nothing new (nats' own TimeoutError is a subclass)
+                continue
+            except Exception as exc:  # NATS away or reconnecting: wait and fetch again.
+                log.warning("cannot fetch", consumer=self.durable, error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            try:
+                await self.process(messages)
+            except Exception as exc:  # e.g. MongoDB away: unacked messages come back.
+                log.error("batch not processed", consumer=self.durable, error=repr(exc))
+                await asyncio.sleep(1.0)
 
     async def process(self, messages: Sequence[Msg]) -> None:
         parsed: list[tuple[Msg, CloudEvent]] = []

@@ -53,9 +53,7 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             max_deliver=self.settings.consumer_max_deliver,
             batch_size=self.settings.consumer_batch_size,
-            batch_wait_seconds=self.settings.consumer_batch_wait_seconds,
         )
-        consumer.register(self.broker)
         self.consumers[stream.name] = consumer
         return consumer
 
@@ -83,6 +81,8 @@ class ServiceRuntime:
                 await self.broker.connect()
                 await ensure_streams(self.broker, self.settings.stream_replicas)
                 await self.broker.start()
+                for consumer in self.consumers.values():
+                    await consumer.start(self.broker)
             except Exception as exc:  # NATS not there yet: keep trying.
                 log.warning("waiting for NATS", url=self.settings.nats_url, error=str(exc))
                 await asyncio.sleep(delay)
@@ -115,6 +115,9 @@ class ServiceRuntime:
             self._connect_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connect_task
+        await asyncio.gather(
+            *(consumer.stop() for consumer in self.consumers.values()), return_exceptions=True
+        )
         if self.relay is not None:
             await self.relay.stop()
         with contextlib.suppress(Exception):

@@ -26,8 +26,6 @@ class ServiceSettings(BaseSettings):
     # Consumers: a message failing this many times lands in dead letters.
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_batch_size: int = Field(default=256, ge=1)
-    # How long a pull waits to fill a batch; bounds the added latency when idle.
-    consumer_batch_wait_seconds: float = Field(default=0.05, gt=0)
 
     # Each service overrides these three with its own variable names.
     service_name: str = "bdg"

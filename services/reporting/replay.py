@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from services.reporting.generations import Generations, next_generation
 from services.reporting.projection import Projection
@@ -69,7 +69,7 @@ class Replayer:
         if goal <= 0:
             return 0
         durable = f"{self._name}-{stream.name.lower()}"
-        with contextlib.suppress(nats.js.errors.NotFoundError):
+        with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(stream.name, durable)
         subscription = await self._js.pull_subscribe(
             stream.subjects[0],
@@ -88,7 +88,7 @@ class Replayer:
             while reached < goal:
                 try:
                     messages = await subscription.fetch(self._batch_size, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats' own TimeoutError is a subclass
                     info = await subscription.consumer_info()
                     if not info.num_pending and not info.num_ack_pending:
                         break  # the goal is past the last message still kept

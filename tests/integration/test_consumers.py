@@ -113,10 +113,9 @@ async def test_failing_event_is_retried_then_dead_lettered_then_retried_by_hand(
         dead_letters=DeadLetterRepository(handle.db),
         max_deliver=2,
         batch_size=10,
-        batch_wait_seconds=0.05,
     )
-    consumer.register(broker)
     await broker.start()
+    await consumer.start(broker)
 
     publisher = JetStreamPublisher(broker)
     for code in ("GOOD1", "POISON", "GOOD2"):
@@ -140,6 +139,7 @@ async def test_failing_event_is_retried_then_dead_lettered_then_retried_by_hand(
     assert "POISON" in applied
     await asyncio.sleep(1.5)
     assert attempts.count("POISON") == 3, "a dead letter is not redelivered by the stream"
+    await consumer.stop()
 
 
 async def test_republishing_an_event_is_deduplicated_by_the_stream(

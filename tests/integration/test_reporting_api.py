@@ -8,18 +8,14 @@ import io
 from typing import Any
 
 import httpx
-import pytest
 from openpyxl import load_workbook
 
 from services.reporting.catalogue import CATALOGUE
 from tests.reporting_support.apps import reporting_app, running
 from tests.reporting_support.checks import wait_caught_up
 from tests.reporting_support.events import activity_events, publish, registry_events
-from tests.reporting_support.fixtures import pull_timeout_fix
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
-
-pytestmark = pytest.mark.usefixtures(pull_timeout_fix.__name__)
 
 CONTRACT_CODES = {
     "clubs_active", "club_members", "club_meetings", "communication_sessions",

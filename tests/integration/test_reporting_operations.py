@@ -15,13 +15,10 @@ from shared.contracts import ACTIVITY_RECORDED
 from tests.reporting_support.apps import eventually, reporting_app, running
 from tests.reporting_support.checks import all_figures, wait_caught_up
 from tests.reporting_support.events import activity_events, publish, registry_events
-from tests.reporting_support.fixtures import pull_timeout_fix
 from tests.reporting_support.scenario import ACTIVITIES, Activity
 from tests.support.events import publish_raw
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
-
-pytestmark = pytest.mark.usefixtures(pull_timeout_fix.__name__)
 
 
 def extra_session(key: str, female: int, male: int, day: str = "2024-03-08") -> Activity:

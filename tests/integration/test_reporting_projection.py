@@ -19,7 +19,6 @@ from tests.reporting_support import scenario
 from tests.reporting_support.apps import reporting_app, running, service_of
 from tests.reporting_support.checks import all_figures, wait_caught_up
 from tests.reporting_support.events import activity_events, publish, registry_events
-from tests.reporting_support.fixtures import pull_timeout_fix
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
@@ -81,7 +80,6 @@ async def test_any_order_and_repeated_deliveries_give_the_same_figures(
         await handle.close()
 
 
-@pytest.mark.usefixtures(pull_timeout_fix.__name__)
 async def test_a_restart_reads_the_generation_the_last_rebuild_switched_to(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import nats
-import pytest
 
 from services.reporting.replay import Replayer
 from services.reporting.service import ReportingService
@@ -13,11 +12,8 @@ from shared.contracts import ACTIVITIES, REGISTRY
 from tests.reporting_support.apps import eventually, reporting_app, running, runtime_of
 from tests.reporting_support.checks import all_figures, check_scenario, wait_caught_up
 from tests.reporting_support.events import activity_events, publish, registry_events
-from tests.reporting_support.fixtures import pull_timeout_fix
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
-
-pytestmark = pytest.mark.usefixtures(pull_timeout_fix.__name__)
 
 
 async def test_scenario_figures_are_exact(mongo: MongoBackend, nats_server: NatsServer) -> None:
