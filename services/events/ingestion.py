@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from prometheus_client import Counter
+
 from services.events.items import Incoming, body_of
 from services.events.replica import RegistryReplica
 from services.events.repository import ActivityRepository
@@ -30,6 +32,11 @@ from shared.contracts.activities import ActivityBase
 from shared.mongo import Document
 
 _MAX_ATTEMPTS = 10
+ITEMS = Counter(
+    "bdg_events_activity_items_total",
+    "Activities received (PUT, batch items, upload rows) by outcome",
+    ["outcome"],
+)
 VOIDED = "activity-voided"
 CONCURRENT = "concurrent-write"
 
@@ -169,6 +176,8 @@ class Ingestion:
             )
         for outcome in await self._write(valid):
             outcomes[outcome.index] = outcome
+        for outcome in outcomes.values():
+            ITEMS.labels(outcome.status).inc()
         return [outcomes[incoming.index] for incoming in items]
 
     async def _write(self, items: Sequence[_Valid]) -> list[ItemOutcome]:

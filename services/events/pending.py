@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
+from prometheus_client import Counter
+
 from services.events.items import ACTIVITY_ADAPTER
 from services.events.replica import RegistryReplica
 from services.events.repository import ActivityRepository
@@ -22,6 +24,11 @@ from shared.logging import get_logger
 from shared.mongo import Document
 
 log = get_logger(__name__)
+RECHECKED = Counter(
+    "bdg_events_pending_rechecked_total",
+    "Pending activities checked again, by the status they went to",
+    ["status"],
+)
 
 
 class PendingResolver:
@@ -71,6 +78,7 @@ class PendingResolver:
         if any(change.events for change in written):
             self._wake()
         for change in written:
+            RECHECKED.labels(change.document["status"]).inc()
             log.info(
                 "pending activity checked again",
                 activity_id=change.document["id"],

@@ -5,17 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import pytest
-
 from tests.events_support.activities import batch_item, club_meeting, communication_session
-from tests.events_support.fixtures import complete_batch_fetches
 from tests.events_support.registry import publish_and_wait, reference_events
 from tests.events_support.stream import activity_count, published
 from tests.support.apps import events_app, running
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
-
-pytestmark = pytest.mark.usefixtures(complete_batch_fetches.__name__)
 
 
 async def test_writes_made_while_nats_is_down_are_published_once_when_it_returns(

@@ -10,13 +10,11 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.events_support.fixtures import complete_batch_fetches
 from tests.events_support.registry import CENTRE_VAN_NHAM, publish_and_wait, reference_events
 from tests.support.apps import events_app, running
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
-pytestmark = pytest.mark.usefixtures(complete_batch_fetches.__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = (
     "Hệ thống nguồn,Mã bản ghi,Mã chương trình,Mã đơn vị hành chính,Tên hoạt động,"

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from tests.events_support.activities import batch_item, club_meeting, communication_session
-from tests.events_support.fixtures import complete_batch_fetches
 from tests.events_support.registry import CLUB_BAN_MAY, publish_and_wait, reference_events
 from tests.events_support.stream import activity_count, published
 from tests.support.apps import events_app, running
@@ -19,7 +18,6 @@ from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
 URL = "/v1/activities/langson-p8/HL-2023-0042"
-pytestmark = pytest.mark.usefixtures(complete_batch_fetches.__name__)
 
 
 @pytest.fixture
@@ -275,3 +273,7 @@ async def test_activity_types_publish_each_model_as_json_schema(
     assert "sessions" in training["required"]
     club = next(t["schema"] for t in types if t["type"] == "club_meeting")
     assert "club_id" in club["required"]
+    paths = (await events.get("/openapi.json")).json()["paths"]
+    assert {"/v1/activities/{source_system}/{external_id}", "/v1/activities:batch"} <= set(paths)
+    metrics = (await events.get("/metrics")).text
+    assert "bdg_events_activity_items_total" in metrics

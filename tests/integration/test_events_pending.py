@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.events_support.activities import batch_item, club_meeting, communication_session
-from tests.events_support.fixtures import complete_batch_fetches
 from tests.events_support.registry import (
     club_event,
     publish_and_wait,
@@ -20,7 +18,6 @@ from tests.support.apps import events_app, eventually, running
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
-pytestmark = pytest.mark.usefixtures(complete_batch_fetches.__name__)
 NEW_CLUB = "club-thcs-dong-tien"
 
 

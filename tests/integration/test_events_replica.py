@@ -13,7 +13,6 @@ from services.events.replica import RegistryReplica
 from services.events.repository import ReferenceRepository
 from shared.mongo import MongoHandle
 from tests.events_support.activities import club_meeting, communication_session
-from tests.events_support.fixtures import complete_batch_fetches
 from tests.events_support.registry import (
     club_event,
     publish_and_wait,
@@ -23,8 +22,6 @@ from tests.events_support.registry import (
 from tests.support.apps import events_app, running
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
-
-pytestmark = pytest.mark.usefixtures(complete_batch_fetches.__name__)
 
 
 @pytest.fixture
