@@ -117,6 +117,19 @@ async def test_ndjson_batch_and_repeated_keys_apply_in_order(events: httpx.Async
         ("created", 1),
     ]
 
+    later = [
+        batch_item("N-1", communication_session(title="Sửa lần 2")),
+        batch_item("N-2", communication_session()),
+    ]
+    again = (await events.post("/v1/activities:batch", json=later)).json()["results"]
+    assert [(r["status"], r["version"]) for r in again] == [("revised", 3), ("unchanged", 1)]
+    detail = (await events.get(f"/v1/activities/{again[0]['id']}")).json()
+    assert [v["activity"]["title"] for v in detail["versions"]] == [
+        "Tuyên truyền phòng, chống bạo lực học đường",
+        "Sửa lần 1",
+        "Sửa lần 2",
+    ]
+
 
 async def test_more_than_1000_items_is_refused_with_the_limit(events: httpx.AsyncClient) -> None:
     items = [batch_item(f"X-{n}", communication_session()) for n in range(1001)]
