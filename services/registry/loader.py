@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -134,12 +134,15 @@ class ReferenceLoader:
         )
 
     async def store_and_publish(self) -> None:
-        """Store the prepared chunks group by group, each after the previous is published."""
+        """Store the prepared chunks group by group, each after the previous is published.
+
+        A failing step (MongoDB away) is retried with back-off; both steps are safe
+        to repeat."""
         with correlation_scope(f"reference-{self.status.fingerprint[:16]}"):
-            for group in self._groups():
-                await self._store(group)
+            for group in list(self._groups()):
+                await self._retrying(self._store, group)
                 self._wake_relay()
-                await self._published({write.chunk.id for write in group})
+                await self._retrying(self._published, group)
                 self.status.events_published += sum(len(write.changed) for write in group)
         self._writes = []
         self.status.published_seconds = time.monotonic() - self._started
@@ -148,6 +151,21 @@ class ReferenceLoader:
             events=self.status.events_published,
             seconds=round(self.status.published_seconds, 3),
         )
+
+    async def _retrying(
+        self, step: Callable[[list[ChunkWrite]], Awaitable[None]], group: list[ChunkWrite]
+    ) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await step(group)
+                return
+            except Exception as exc:
+                log.warning(
+                    "storing the reference failed; retrying", error=repr(exc), retry_in=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def _groups(self) -> Iterator[list[ChunkWrite]]:
         group: list[ChunkWrite] = []
@@ -180,9 +198,13 @@ class ReferenceLoader:
     def _events(self, write: ChunkWrite) -> list[CloudEvent]:
         return [unit_upserted(state, state["revision"], None) for state in write.changed]
 
-    async def _published(self, chunk_ids: set[str]) -> None:
-        # The relay publishes on its own schedule; its progress shows in the documents.
-        for _ in iter(int, 1):
-            if not await self._repository.pending(chunk_ids):
-                return
-            await asyncio.sleep(self._poll_seconds)
+    async def _published(self, group: list[ChunkWrite]) -> None:
+        """Wait until the relay has published the group's events (it shows in the
+        documents); polls quickly while it makes progress, slowly while NATS is away."""
+        waiting = {write.chunk.id for write in group}
+        delay = self._poll_seconds
+        while waiting:
+            await asyncio.sleep(delay)
+            pending = await self._repository.pending(waiting)
+            delay = self._poll_seconds if pending < waiting else min(delay * 1.5, 1.0)
+            waiting = pending

@@ -12,7 +12,13 @@ from services.registry.loader import ReferenceLoader
 from services.registry.reference import Selection
 from services.registry.repository import Repositories
 from shared.mongo import MongoHandle
-from tests.registry_support.helpers import SLICE, SLICE_UNITS, Stream, reference_complete
+from tests.registry_support.helpers import (
+    SLICE,
+    SLICE_UNITS,
+    Stream,
+    reference_complete,
+    sliced_registry,
+)
 from tests.support.apps import eventually, registry_app, running, unique_database
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
@@ -134,3 +140,19 @@ async def test_restart_writes_and_publishes_only_what_changed(mongo: MongoBacken
         assert directory.get("vn63:06436")["revision"] == 1  # type: ignore[index]
     finally:
         await handle.close()
+
+
+async def test_units_answer_while_nats_is_away_and_flow_when_it_is_back(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    nats_server.kill()
+    app = sliced_registry(mongo, nats_server.url)
+    async with running(app, wait_for_nats=False) as client:
+        unit = await client.get("/v1/units/vn63:06433")
+        assert unit.json()["name"] == "Xã Vân Nham"
+        await asyncio.sleep(0.5)
+        assert (await client.get("/v1/reference")).json()["state"] != "complete"
+        nats_server.start()
+        status = await reference_complete(client, timeout=30)
+        assert status["events_published"] == SLICE_UNITS
+        assert await Stream(nats_server.url).count() == SLICE_UNITS + 3
