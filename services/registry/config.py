@@ -24,7 +24,7 @@ class RegistrySettings(ServiceSettings):
     # Events per group when storing the reference (one group is published before the
     # next is written, which keeps the outbox relay's batches small).
     reference_group_events: int = Field(
-        default=1000, ge=1, validation_alias="BDG_REGISTRY_REFERENCE_GROUP_EVENTS"
+        default=500, ge=1, validation_alias="BDG_REGISTRY_REFERENCE_GROUP_EVENTS"
     )
     # Largest bulk member call, largest import file and its rows.
     bulk_max_members: int = Field(

@@ -9,7 +9,7 @@
    publish a group before writing the next. The relay removes published events
    with a `$pull` whose `$in` the emulation tests element by element against every
    event of the batch, so one batch of 14,000 events would cost ~10 s of CPU;
-   groups of 1,000 keep it well under a second in total.
+   groups of 500 keep it well under a second in total.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class ReferenceLoader:
         directory: UnitDirectory,
         wake_relay: Callable[[], None],
         *,
-        group_events: int = 1000,
+        group_events: int = 500,
         poll_seconds: float = 0.02,
     ) -> None:
         self._repository = repository
