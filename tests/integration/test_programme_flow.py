@@ -22,7 +22,7 @@ async def test_programme_reaches_reporting_and_events_within_two_seconds(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with (
-        running(registry_app(mongo, nats_server.url, reference_provinces="none")) as registry,
+        running(registry_app(mongo, nats_server.url)) as registry,
         running(events_app(mongo, nats_server.url)) as events,
         running(reporting_app(mongo, nats_server.url)) as reporting,
     ):
@@ -56,9 +56,7 @@ async def test_programme_reaches_reporting_and_events_within_two_seconds(
 async def test_repeated_put_changes_nothing_and_publishes_nothing(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
-    async with running(
-        registry_app(mongo, nats_server.url, reference_provinces="none")
-    ) as registry:
+    async with running(registry_app(mongo, nats_server.url)) as registry:
         first = await registry.put("/v1/programmes/LOC", json=PROGRAMME)
         again = await registry.put("/v1/programmes/LOC", json=PROGRAMME)
         assert (first.status_code, again.status_code) == (201, 200)

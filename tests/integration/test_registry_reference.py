@@ -38,7 +38,7 @@ async def test_full_reference_is_held_and_published_once(
 ) -> None:
     stream = Stream(nats_server.url)
     started = time.monotonic()
-    async with running(registry_app(mongo, nats_server.url)) as client:
+    async with running(registry_app(mongo, nats_server.url, reference_provinces="all")) as client:
         ready = time.monotonic() - started
         status = (await client.get("/v1/reference")).json()
         # Every unit answers at once, before the events are out.

@@ -42,6 +42,9 @@ def _settings(settings_class: type[S], mongo: MongoBackend, nats_url: str, **ove
 
 
 def registry_app(mongo: MongoBackend, nats_url: str, **overrides: Any) -> FastAPI:
+    """A registry without the national reference unless `reference_provinces` says
+    which provinces to load (`"all"` for all 14,150 units: seconds, not milliseconds)."""
+    overrides.setdefault("reference_provinces", "none")
     return create_registry(_settings(RegistrySettings, mongo, nats_url, **overrides))
 
 
