@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from faststream.nats import NatsBroker, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from shared.contracts import STREAMS, CloudEvent, kind_for_type
+from shared.contracts import STREAMS, kind_for_type
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger
 
@@ -67,7 +68,8 @@ class JetStreamPublisher:
         kind = kind_for_type(event["type"])
         if kind is None:
             raise ValueError(f"no subject known for event type {event['type']!r}")
-        body = CloudEvent.model_validate(event).to_bytes()
+        # Stored by `CloudEvent.to_document()`, so already the wire form.
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         await self._broker.publish(
             body,
             subject=kind.subject,

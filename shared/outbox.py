@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from prometheus_client import Counter
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts import CloudEvent
@@ -24,6 +25,8 @@ from shared.logging import get_logger
 from shared.mongo import Document
 
 OUTBOX_FIELD = "_outbox"
+# From this many events per document on, pending events are pulled document by document.
+_MANY_EVENTS_PER_DOCUMENT = 8
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
 
 EVENTS_PUBLISHED = Counter(
@@ -146,20 +149,44 @@ class OutboxRelay:
             event["id"] for event, outcome in zip(events, outcomes, strict=True) if outcome is None
         ]
         if sent_ids:
-            # Only the events acknowledged by the stream leave the outbox; events added
-            # meanwhile stay. The ids select this chunk's documents (an index lookup on
-            # a server); their range, tested first, spares the emulation's full scan
-            # from comparing every document against the whole list.
-            owners = [document["_id"] for document in documents]
-            await collection.update_many(
-                {"_id": {"$gte": owners[0], "$lte": owners[-1], "$in": owners}},
-                {"$pull": {OUTBOX_FIELD: {"id": {"$in": sent_ids}}}},
-            )
+            await self._mark_sent(collection, documents, set(sent_ids))
             EVENTS_PUBLISHED.labels(self._service).inc(len(sent_ids))
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
         return len(sent_ids)
+
+    async def _mark_sent(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        documents: list[Document],
+        sent: set[str],
+    ) -> None:
+        """Pull exactly the acknowledged events; events added meanwhile stay."""
+        by_owner = {
+            document["_id"]: ids
+            for document in documents
+            if (ids := [e["id"] for e in document.get(OUTBOX_FIELD, []) if e["id"] in sent])
+        }
+        if len(sent) >= _MANY_EVENTS_PER_DOCUMENT * len(by_owner):
+            # Few documents with many events each: one update per document, each
+            # comparing only its own ids (one round trip on a server).
+            await collection.bulk_write(
+                [
+                    UpdateOne({"_id": owner}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}})
+                    for owner, ids in by_owner.items()
+                ],
+                ordered=False,
+            )
+            return
+        # Many documents with an event or two: one update for the chunk. The ids select
+        # its documents (an index lookup on a server); their range, tested first,
+        # spares the emulation's full scan from comparing every document to the list.
+        owners = sorted(by_owner)
+        await collection.update_many(
+            {"_id": {"$gte": owners[0], "$lte": owners[-1], "$in": owners}},
+            {"$pull": {OUTBOX_FIELD: {"id": {"$in": sorted(sent)}}}},
+        )
 
     async def _publish_one(self, event: dict[str, Any]) -> None:
         async with self._in_flight:
