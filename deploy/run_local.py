@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +146,47 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]], nats: subprocess.Pop
             nats.kill()
 
 
+def admin_credentials(env: dict[str, str]) -> tuple[str, str, bool]:
+    """The bootstrap admin from the environment, or a fresh one for this run."""
+    client_id = env.get("BDG_ADMIN_CLIENT_ID") or ""
+    secret = env.get("BDG_ADMIN_CLIENT_SECRET") or ""
+    generated = not (client_id and secret)
+    if generated:
+        client_id = "bdg-admin"
+        secret = secrets.token_urlsafe(24)
+        env["BDG_ADMIN_CLIENT_ID"] = client_id
+        env["BDG_ADMIN_CLIENT_SECRET"] = secret
+    return client_id, secret, generated
+
+
+def access_token(registry_url: str, client_id: str, secret: str) -> str:
+    form = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    ).encode()
+    request = urllib.request.Request(f"{registry_url}/v1/oauth/token", data=form, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token: str = json.loads(response.read())["access_token"]
+        return token
+
+
+def show_credentials(
+    registry_url: str, client_id: str, secret: str, generated: bool, token: str
+) -> None:
+    origin = "generated for this run" if generated else "from BDG_ADMIN_CLIENT_ID/SECRET"
+    say(f"admin client ({origin}): BDG_ADMIN_CLIENT_ID={client_id}")
+    if generated:
+        say(f"                          BDG_ADMIN_CLIENT_SECRET={secret}")
+    say("access token (admin, national scope; valid 15 minutes), ready to paste:")
+    print(f"export BDG_TOKEN={token}", flush=True)
+    say("a new one:")
+    print(
+        f"curl -s -X POST {registry_url}/v1/oauth/token -d grant_type=client_credentials "
+        f"-d client_id={client_id} -d client_secret=<secret>",
+        flush=True,
+    )
+    say('then: curl -H "Authorization: Bearer $BDG_TOKEN" ' + registry_url + "/v1/programmes")
+
+
 class Stop(Exception):
     pass
 
@@ -172,6 +215,9 @@ def main() -> int:
 
     env = dict(os.environ)
     env["BDG_NATS_URL"] = f"nats://127.0.0.1:{nats_port}"
+    registry_url = SERVICES[0].url
+    env["BDG_JWKS_URL"] = f"{registry_url}/.well-known/jwks.json"
+    admin_id, admin_secret, generated = admin_credentials(env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if emulated:
         env.pop("BDG_MONGODB_URL", None)
@@ -184,8 +230,10 @@ def main() -> int:
             processes[service.name] = start_service(service, env)
         seconds = wait_until_ready(processes)
         say(f"all services ready in {seconds:.1f} s")
-        summary = load_demo_data({service.name: service.url for service in SERVICES})
+        token = access_token(registry_url, admin_id, admin_secret)
+        summary = load_demo_data({service.name: service.url for service in SERVICES}, token)
         say(f"demo data loaded: {json.dumps(summary, ensure_ascii=False)}")
+        show_credentials(registry_url, admin_id, admin_secret, generated, token)
         for service in SERVICES:
             say(f"{service.name:<10} {service.url}   (docs: {service.url}/docs)")
         say(f"MongoDB: {'in-memory emulation (not kept)' if emulated else mongodb_url}")

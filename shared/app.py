@@ -9,12 +9,16 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 
+from shared.audit import AuditRepository, audit_router, install_audit
+from shared.auth.http import Authenticator, RateLimiter
+from shared.auth.tokens import JwksSource, TokenVerifier, jwks_from_url
 from shared.http import (
     ReadinessCheck,
     health_router,
     install_problem_handlers,
     install_request_context,
 )
+from shared.limits import BodySizeLimit
 from shared.logging import configure_logging, get_logger
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -29,12 +33,14 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     setup: Setup,
+    jwks_source: JwksSource | None = None,
 ) -> FastAPI:
     """An app whose lifespan starts the runtime after `setup` has built the service.
 
     `setup(runtime)` creates the service's repositories and use cases, registers its
     consumers and outbox collections, and returns the object the routes use
-    (`request.app.state.service`).
+    (`request.app.state.service`). Tokens are verified against `jwks_source`, by
+    default the registry's JWKS at `settings.jwks_url`.
     """
 
     @asynccontextmanager
@@ -42,6 +48,9 @@ def create_service_app(
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
         runtime = ServiceRuntime(settings)
         app.state.runtime = runtime
+        app.state.audit = AuditRepository(runtime.mongo.db)
+        if not runtime.mongo.emulated:
+            await app.state.audit.ensure_indexes()
         app.state.service = await setup(runtime)
         await runtime.start()
         get_logger(__name__).info(
@@ -57,8 +66,19 @@ def create_service_app(
             get_logger(__name__).info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.authenticator = Authenticator(
+        TokenVerifier(jwks_source or jwks_from_url(settings.jwks_url)),
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+    )
     install_problem_handlers(app)
+
+    def audit_log(request: Request) -> AuditRepository:
+        repository: AuditRepository = request.app.state.audit
+        return repository
+
+    install_audit(app, audit_log)
     install_request_context(app, settings.service_name)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     def readiness(request: Request) -> ReadinessCheck:
         runtime: ServiceRuntime = request.app.state.runtime
@@ -67,6 +87,7 @@ def create_service_app(
     app.include_router(health_router(readiness))
     for router in routers:
         app.include_router(router)
+    app.include_router(audit_router(audit_log))
     return app
 
 

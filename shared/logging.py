@@ -19,6 +19,18 @@ import structlog
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+_client_id: ContextVar[str | None] = ContextVar("client_id", default=None)
+
+
+def current_client_id() -> str | None:
+    """The authenticated API client whose request is being served, if any."""
+    return _client_id.get()
+
+
+def bind_client_id(client_id: str) -> None:
+    """Record the caller for the rest of this request (events carry it as `clientid`)."""
+    _client_id.set(client_id)
+    structlog.contextvars.bind_contextvars(client_id=client_id)
 
 
 def current_correlation_id() -> str:

@@ -27,6 +27,15 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_batch_size: int = Field(default=256, ge=1)
 
+    # Access tokens are verified with the registry's public keys (JWKS), fetched when
+    # a token names a key not seen yet.
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    # Largest request body accepted (bytes); larger → 413.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Per API client: sustained requests per second and burst.
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: float = Field(default=200.0, ge=1)
+
     # Each service overrides these three with its own variable names.
     service_name: str = "bdg"
     port: int = 8000

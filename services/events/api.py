@@ -23,12 +23,14 @@ from services.events.schemas import (
 )
 from services.events.service import ActivityService, activity_types
 from services.events.templates import template_xlsx
+from shared.auth.http import current_principal
 from shared.contracts import ACTIVITY_TYPES, Activity
 from shared.http import Problem
 from shared.runtime import ServiceRuntime
 from shared.status import ServiceStatus, service_status
 
-router = APIRouter(prefix="/v1")
+# Every `/v1` route needs a valid access token (401 otherwise).
+router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
 ActivityTypeName = Literal[
     "club_meeting",

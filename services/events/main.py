@@ -23,11 +23,16 @@ from services.events.repository import (
 from services.events.service import ActivityService
 from services.events.validation import today_in_vietnam
 from shared.app import create_service_app
+from shared.auth.tokens import JwksSource
 from shared.contracts import REGISTRY
 from shared.runtime import ServiceRuntime
 
 
-def create_app(settings: EventsSettings | None = None) -> FastAPI:
+def create_app(
+    settings: EventsSettings | None = None, jwks_source: JwksSource | None = None
+) -> FastAPI:
+    """`jwks_source`: where tokens' public keys come from (default: the registry's JWKS
+    at `BDG_JWKS_URL`)."""
     settings = settings or EventsSettings()
     sweepers: list[PendingSweeper] = []
 
@@ -63,6 +68,7 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
         description="Activities reported by provinces: idempotent ingestion, revisions, voids.",
         routers=[router],
         setup=build,
+        jwks_source=jwks_source,
     )
     service_lifespan = app.router.lifespan_context
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from services.registry.access_api import Access
 from services.registry.catalogue import ETHNIC_GROUPS, is_ethnic_minority
 from services.registry.clubs import RegisterService, club_view, site_view
 from services.registry.config import RegistrySettings
@@ -51,11 +52,13 @@ from services.registry.schemas import (
 )
 from services.registry.service import ProgrammeService, UnitService
 from services.registry.uploads import read_upload
+from shared.auth.http import current_principal
 from shared.http import Problem
 from shared.runtime import ServiceRuntime
 from shared.versioned import Outcome
 
-router = APIRouter(prefix="/v1")
+# Every `/v1` route needs a valid access token (401 otherwise).
+router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
 
 class Registry:
@@ -70,8 +73,10 @@ class Registry:
         registers: RegisterService,
         members: MemberService,
         loader: ReferenceLoader,
+        access: Access,
     ) -> None:
         self.runtime = runtime
+        self.access = access
         self.settings = settings
         self.units = units
         self.programmes = programmes

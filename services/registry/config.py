@@ -14,6 +14,15 @@ class RegistrySettings(ServiceSettings):
     service_name: str = "registry"
     port: int = Field(default=8001, validation_alias="BDG_REGISTRY_PORT")
     database: str = Field(default="bdg_registry", validation_alias="BDG_REGISTRY_DATABASE")
+    # The bootstrap administrator (national scope); no default: unset means none.
+    admin_client_id: str | None = Field(default=None, validation_alias="BDG_ADMIN_CLIENT_ID")
+    admin_client_secret: str | None = Field(
+        default=None, validation_alias="BDG_ADMIN_CLIENT_SECRET", min_length=16
+    )
+    # Lifetime of access tokens (seconds).
+    token_lifetime_seconds: int = Field(
+        default=900, ge=60, le=86400, validation_alias="BDG_TOKEN_LIFETIME_SECONDS"
+    )
     # Which provinces of the national reference to load: `all`; `none` (no units at
     # all, for tests that need none); or a comma list of `vn63:20`, `vn34:08` or bare
     # codes (`20`: that code in both editions). The vn34 provinces the chosen vn63

@@ -6,9 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from services.registry.access import ClientService, KeyStore
+from services.registry.access_api import Access
+from services.registry.access_api import router as access_router
 from services.registry.api import Registry, router
 from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
@@ -49,14 +53,33 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         registers = RegisterService(repositories, units, programmes)
         background.append(asyncio.create_task(loader.store_and_publish(), name="reference-load"))
         members = MemberService(repositories)
-        return Registry(runtime, settings, units, programmes, registers, members, loader)
+        keys = KeyStore(repositories.access, settings.token_lifetime_seconds)
+        await keys.load()
+        clients = ClientService(
+            repositories.access, keys, directory, settings.token_lifetime_seconds
+        )
+        if settings.admin_client_id and settings.admin_client_secret:
+            await clients.ensure_admin(settings.admin_client_id, settings.admin_client_secret)
+        else:
+            log.warning(
+                "no bootstrap admin: set BDG_ADMIN_CLIENT_ID and BDG_ADMIN_CLIENT_SECRET "
+                "to create API clients"
+            )
+        access = Access(clients, keys, settings.token_lifetime_seconds)
+        return Registry(runtime, settings, units, programmes, registers, members, loader, access)
+
+    async def own_jwks() -> dict[str, Any]:
+        # The registry verifies its own tokens without going through HTTP.
+        registry: Registry = app.state.service
+        return await registry.access.keys.jwks()
 
     app = create_service_app(
         settings,
         title="bdg registry",
         description="Administrative units, programmes and targets, sites, clubs and members.",
-        routers=[router],
+        routers=[router, access_router],
         setup=build,
+        jwks_source=own_jwks,
     )
     service_lifespan = app.router.lifespan_context
 

@@ -27,6 +27,8 @@ CLASSIFICATIONS = "classifications"
 SITES = "sites"
 CLUBS = "clubs"
 MEMBERS = "members"
+CLIENTS = "clients"
+SIGNING_KEYS = "signing_keys"
 # Collections whose documents carry pending events, in the order the relay visits
 # them: units before the registers that refer to them.
 OUTBOX_COLLECTIONS = (
@@ -181,11 +183,40 @@ class Repositories:
         self.sites = RevisionedRepository(db, SITES)
         self.clubs = RevisionedRepository(db, CLUBS)
         self.members = MemberRepository(db)
+        self.access = AccessRepository(db)
 
     async def ensure_indexes(self) -> None:
         for collection, fields in _INDEXES.items():
             for name in fields:
                 await self._db[collection].create_index([(name, ASCENDING)])
+
+
+class AccessRepository:
+    """API clients (secrets as Argon2 hashes only) and token signing keys."""
+
+    def __init__(self, db: Database) -> None:
+        self._clients: AsyncCollection[Document] = db[CLIENTS]
+        self._keys: AsyncCollection[Document] = db[SIGNING_KEYS]
+
+    async def client(self, client_id: str) -> Document | None:
+        return await self._clients.find_one({"_id": client_id})
+
+    async def add_client(self, document: Document) -> None:
+        await self._clients.insert_one(document)
+
+    async def put_client(self, document: Document) -> None:
+        await self._clients.replace_one({"_id": document["_id"]}, document, upsert=True)
+
+    async def signing_keys(self) -> list[Document]:
+        return await self._keys.find({}).sort("created_at", ASCENDING).to_list(None)
+
+    async def add_signing_key(self, document: Document) -> None:
+        await self._keys.insert_one(document)
+
+    async def retire_signing_keys_except(self, kid: str, at: Any) -> None:
+        await self._keys.update_many(
+            {"_id": {"$ne": kid}, "retired_at": None}, {"$set": {"retired_at": at}}
+        )
 
 
 def new_document(key: str, state: Mapping[str, Any], events: Sequence[CloudEvent]) -> Document:

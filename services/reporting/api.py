@@ -23,9 +23,11 @@ from services.reporting.schemas import (
     TargetReport,
 )
 from services.reporting.service import ReportingService
+from shared.auth.http import current_principal
 from shared.http import Problem
 
-router = APIRouter(prefix="/v1")
+# Every `/v1` route needs a valid access token (401 otherwise).
+router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 pages = APIRouter()
 
 

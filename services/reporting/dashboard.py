@@ -25,6 +25,9 @@ DASHBOARD_HTML = """<!doctype html>
 <body>
 <h1>Chỉ tiêu bình đẳng giới — tổng hợp theo đơn vị và kỳ báo cáo</h1>
 <form id="query">
+  <label>Mã truy cập (access token)
+    <input id="token" type="password" size="24" autocomplete="off"
+      placeholder="Bearer token từ /v1/oauth/token"></label>
   <label>Mã đơn vị <input id="unit" value="vn" size="14"></label>
   <label>Kỳ báo cáo <input id="period" value="" size="24"
     placeholder="2023, 2023Q4, SY2017-2018"></label>
@@ -49,6 +52,9 @@ const message = document.getElementById("message");
 const meta = document.getElementById("meta");
 document.getElementById("period").value = String(new Date().getFullYear());
 const fmt = new Intl.NumberFormat("vi-VN");
+// The token stays in this tab only (sessionStorage), never in the URL.
+const tokenInput = document.getElementById("token");
+tokenInput.value = sessionStorage.getItem("bdg-token") || "";
 function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
 async function load(event) {
   if (event) event.preventDefault();
@@ -58,7 +64,11 @@ async function load(event) {
     period: document.getElementById("period").value.trim(),
     structure: document.getElementById("structure").value,
   });
-  const response = await fetch("/v1/reports/summary?" + params);
+  const token = tokenInput.value.trim();
+  sessionStorage.setItem("bdg-token", token);
+  if (!token) { message.textContent = "Nhập mã truy cập (access token) để xem số liệu."; return; }
+  const response = await fetch("/v1/reports/summary?" + params,
+    { headers: { "Authorization": "Bearer " + token } });
   const body = await response.json();
   rows.replaceChildren();
   if (!response.ok) { message.textContent = body.detail || body.title; return; }

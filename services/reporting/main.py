@@ -15,6 +15,7 @@ from services.reporting.replay import Rebuilder
 from services.reporting.repository import DeadLetterPages, MetaRepository
 from services.reporting.service import ReportingService
 from shared.app import create_service_app
+from shared.auth.tokens import JwksSource
 from shared.contracts import ACTIVITIES, REGISTRY
 from shared.runtime import ServiceRuntime
 
@@ -37,13 +38,18 @@ async def build(runtime: ServiceRuntime) -> ReportingService:
     return ReportingService(runtime, generations, meta, DeadLetterPages(db), rebuilder)
 
 
-def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ReportingSettings | None = None, jwks_source: JwksSource | None = None
+) -> FastAPI:
+    """`jwks_source`: where tokens' public keys come from (default: the registry's JWKS
+    at `BDG_JWKS_URL`)."""
     app = create_service_app(
         settings or ReportingSettings(),
         title="bdg reporting",
         description="Sex-disaggregated indicators from commune to nation, reports and exports.",
         routers=[router, pages],
         setup=build,
+        jwks_source=jwks_source,
     )
     service_lifespan = app.router.lifespan_context
 

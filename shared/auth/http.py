@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from shared.auth.principal import Principal, Role
 from shared.auth.tokens import InvalidToken, TokenVerifier
 from shared.http import Problem
+from shared.logging import bind_client_id
 
 _BEARER = "bearer "
 
@@ -72,7 +74,29 @@ class Authenticator:
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
         request.state.principal = principal
+        bind_client_id(principal.client_id)
         return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """The dependency every `/v1` route takes: 401 without a valid token."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.principal(request)
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Problem(
+            403,
+            "forbidden",
+            "Not allowed for this client",
+            f"This request needs role 'admin'; client {principal.client_id} has roles "
+            f"{sorted(principal.roles)}.",
+            required_role="admin",
+        )
 
 
 def authorize(principal: Principal, role: Role, province_id: str | None) -> None:

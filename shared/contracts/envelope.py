@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.catalogue import EventKind, kind_for_type
+from shared.logging import current_client_id
 
 
 class EnvelopeError(ValueError):
@@ -55,7 +56,7 @@ class CloudEvent(BaseModel):
             time=datetime.now(UTC),
             correlationid=correlation_id,
             province=province,
-            clientid=client_id,
+            clientid=client_id if client_id is not None else current_client_id(),
             data=data.model_dump(mode="json"),
         )
 

@@ -1,0 +1,44 @@
+"""Bodies of the client and token endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+RoleName = Literal["submitter", "viewer", "admin"]
+ProvinceId = Annotated[str, StringConstraints(pattern=r"^(vn|vn63:\d{2}|vn34:\d{2})$")]
+
+
+class ClientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    roles: list[RoleName] = Field(min_length=1, max_length=3)
+    provinces: list[ProvinceId] = Field(
+        min_length=1,
+        max_length=100,
+        description="Province ids (`vn63:20`, `vn34:20`), or `vn` for national scope",
+    )
+
+
+class ClientCreated(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="Shown once; only its Argon2 hash is kept")
+    name: str
+    roles: list[str]
+    provinces: list[str]
+    scope: list[str] = Field(
+        description="The provinces the client may act for, with their predecessors and "
+        "successors across the 2025 reorganisation"
+    )
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class RotatedKey(BaseModel):
+    kid: str
