@@ -6,7 +6,10 @@ MongoDB is `BDG_MONGODB_URL` when set, else the in-process emulation (said in th
 output; the emulation scans every document on every query and cannot hold a million
 facts, so it runs with a smaller N by default). NATS is a real `nats-server` started
 here on a free loopback port. The reporting service runs in this process (its lifespan,
-consumers and HTTP app; queries go through the ASGI app, without a network hop).
+consumers and HTTP app; queries go through the ASGI app, without a network hop). It
+trusts a signing key made up for the run, and queries carry a token signed with it
+for a national viewer (as a national dashboard would), so token checks and scope
+checks are part of every measured query; the per-client rate limit is lifted.
 
 1. Freshness under a steady load: for S seconds, R activity events per second are
    published to the ACTIVITIES stream (as the events service publishes an accepted
@@ -43,6 +46,7 @@ from services.reporting.facts import fact_from_state  # noqa: E402
 from services.reporting.main import create_app  # noqa: E402
 from services.reporting.projection import unit_node  # noqa: E402
 from services.reporting.service import ReportingService  # noqa: E402
+from shared.auth import SigningKey, issue_token, public_jwks  # noqa: E402
 from shared.broker import MSG_ID_HEADER  # noqa: E402
 from shared.contracts import (  # noqa: E402
     ACTIVITY_RECORDED,
@@ -195,6 +199,7 @@ async def _sessions(client: httpx.AsyncClient) -> int:
         "/v1/indicators/communication_sessions/values",
         params={"unit_id": "vn63:00000", "period": "2024"},
     )
+    assert response.status_code == 200, response.text
     return int(response.json()["total"])
 
 
@@ -259,8 +264,16 @@ async def main() -> None:
             log_json=False,
             log_level="WARNING",
             database=f"bench_reporting_{uuid.uuid4().hex[:8]}",
+            rate_limit_per_second=1e6,
+            rate_limit_burst=1e6,
         )
-        app = create_app(settings)
+        key = SigningKey.generate()
+
+        async def bench_jwks() -> dict[str, Any]:
+            return public_jwks([key])
+
+        token = issue_token(key, "bench-dashboard", ["viewer"], ["vn"], 24 * 3600)
+        app = create_app(settings, jwks_source=bench_jwks)
         try:
             async with app.router.lifespan_context(app):
                 await asyncio.wait_for(app.state.runtime.streams_ready.wait(), 10)
@@ -274,7 +287,9 @@ async def main() -> None:
                 )
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
-                    transport=transport, base_url="http://bench"
+                    transport=transport,
+                    base_url="http://bench",
+                    headers={"Authorization": f"Bearer {token}"},
                 ) as client:
                     followed = await freshness(client, server.url, args.seconds, args.rate, rng)
                     print(f"freshness (publish acked -> visible in an indicator query) at "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.reporting import exports
@@ -23,7 +23,7 @@ from services.reporting.schemas import (
     TargetReport,
 )
 from services.reporting.service import ReportingService
-from shared.auth.http import current_principal
+from shared.auth.http import Caller, current_principal
 from shared.http import Problem
 
 # Every `/v1` route needs a valid access token (401 otherwise).
@@ -37,25 +37,50 @@ def reporting(request: Request) -> ReportingService:
 
 
 ReportingDep = Annotated[ReportingService, Depends(reporting)]
+# Every query parameter is bounded; values are only ever compared literally (unit
+# ids against the in-memory unit index, periods parsed, codes looked up), and a
+# programme must look like a programme code, so nothing a client sends can become
+# a MongoDB operator or widen a query.
+MAX_ID = 64
+PROGRAMME_CODE = r"^[A-Z][A-Z0-9_]{0,19}$"  # as in the activity contract
 StructureQuery = Annotated[
     Literal["as_was", "vn34"],
     Query(description="as_was: the units in force then; vn34: restated onto today's units"),
 ]
 PeriodQuery = Annotated[
-    str, Query(description="2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31")
+    str,
+    Query(
+        max_length=40,
+        description="2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31",
+    ),
 ]
 ByQuery = Annotated[
     str | None,
-    Query(description="comma list of sex, ethnic_minority, kind, child_unit, month, grade"),
+    Query(
+        max_length=100,
+        description="comma list of sex, ethnic_minority, kind, child_unit, month, grade",
+    ),
 ]
+UnitQuery = Annotated[
+    str, Query(max_length=MAX_ID, description="a unit id (vn63:20, vn34:06440, …) or vn")
+]
+ProgrammeQuery = Annotated[
+    str | None,
+    Query(pattern=PROGRAMME_CODE, description="a programme code (P8, SFES, CLC…)"),
+]
+LevelQuery = Annotated[
+    str, Query(max_length=20, description="province, district, commune, village")
+]
+ParentQuery = Annotated[str, Query(max_length=MAX_ID, description="a unit id or vn")]
+IndicatorCode = Annotated[str, Path(max_length=MAX_ID)]
 
 
 @router.get("/status", response_model=ReportingStatus, tags=["operations"])
-async def status(service: ReportingDep) -> ReportingStatus:
+async def status(service: ReportingDep, caller: Caller) -> ReportingStatus:
     """Per stream: last sequence applied, pending messages (from the consumer info),
     `freshness_ms` (event time → applied), `age_ms` (now minus the newest applied event's time),
-    dead letters; the active generation and the progress of the last rebuild."""
-    return await service.status()
+    dead letters; the active generation and the progress of the last rebuild. Admins only."""
+    return await service.status(caller)
 
 
 @router.get("/programmes", response_model=ProgrammeList, tags=["reference"])
@@ -74,43 +99,58 @@ async def indicators(service: ReportingDep) -> IndicatorCatalogue:
 @router.get("/indicators/{code}/values", response_model=IndicatorValues, tags=["indicators"])
 async def indicator_values(
     service: ReportingDep,
-    code: str,
-    unit_id: str,
+    caller: Caller,
+    code: IndicatorCode,
+    unit_id: UnitQuery,
     period: PeriodQuery,
     by: ByQuery = None,
-    programme: str | None = None,
+    programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
 ) -> dict[str, Any]:
-    """Values of one indicator for a unit (and everything below it) and a period."""
-    return await service.indicator_values(code, unit_id, period, by, programme, structure)
+    """Values of one indicator for a unit (and everything below it) and a period.
+    Needs `viewer` for the unit's province (national scope for `vn`)."""
+    return await service.indicator_values(caller, code, unit_id, period, by, programme, structure)
 
 
 @router.get("/reports/summary", response_model=Summary, tags=["reports"])
 async def summary(
     service: ReportingDep,
-    unit_id: str,
+    caller: Caller,
+    unit_id: UnitQuery,
     period: PeriodQuery,
     structure: StructureQuery = "as_was",
-    programme: str | None = None,
+    programme: ProgrammeQuery = None,
 ) -> dict[str, Any]:
-    """Every indicator's total for a unit and period, with the sex split where it exists."""
-    return await service.summary(unit_id, period, structure, programme)
+    """Every indicator's total for a unit and period, with the sex split where it exists.
+    Needs `viewer` for the unit's province (national scope for `vn`)."""
+    return await service.summary(caller, unit_id, period, structure, programme)
 
 
 @router.get("/reports/targets", response_model=TargetReport, tags=["reports"])
 async def targets(
-    service: ReportingDep, programme: str, unit_id: str | None = None, period: str | None = None
+    service: ReportingDep,
+    caller: Caller,
+    programme: Annotated[str, Query(pattern=PROGRAMME_CODE)],
+    unit_id: Annotated[str | None, Query(max_length=MAX_ID)] = None,
+    period: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
-    """Plan against actual per indicator, unit and period of a programme's targets."""
-    return await service.targets(programme, unit_id, period)
+    """Plan against actual per indicator, unit and period of a programme's targets.
+    With `unit_id`: needs `viewer` for its province; without: only the targets on units
+    of the caller's provinces (all of them with national scope)."""
+    return await service.targets(caller, programme, unit_id, period)
 
 
 @router.get("/reports/completeness", response_model=CompletenessReport, tags=["reports"])
 async def completeness(
-    service: ReportingDep, period: PeriodQuery, level: str, parent: str = "vn"
+    service: ReportingDep,
+    caller: Caller,
+    period: PeriodQuery,
+    level: LevelQuery,
+    parent: ParentQuery = "vn",
 ) -> dict[str, Any]:
-    """Which units at `level` below `parent` reported any activity in the period."""
-    return await service.completeness(period, level, parent)
+    """Which units at `level` below `parent` reported any activity in the period.
+    Needs `viewer` for the parent's province (national scope for `vn`, the default)."""
+    return await service.completeness(caller, period, level, parent)
 
 
 def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
@@ -134,18 +174,20 @@ def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
 )
 async def export(
     service: ReportingDep,
+    caller: Caller,
     report: Literal["indicators", "summary", "targets", "completeness"],
     extension: Literal["csv", "xlsx"],
-    indicator: str | None = None,
-    unit_id: str | None = None,
-    period: str | None = None,
-    by: str | None = None,
-    programme: str | None = None,
+    indicator: Annotated[str | None, Query(max_length=MAX_ID)] = None,
+    unit_id: Annotated[str | None, Query(max_length=MAX_ID)] = None,
+    period: Annotated[str | None, Query(max_length=40)] = None,
+    by: ByQuery = None,
+    programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
-    level: str | None = None,
-    parent: str = "vn",
+    level: Annotated[str | None, Query(max_length=20)] = None,
+    parent: ParentQuery = "vn",
 ) -> Response:
-    """The same rows as the JSON report, with Vietnamese headers (CSV in UTF-8 with BOM)."""
+    """The same rows as the JSON report, with Vietnamese headers (CSV in UTF-8 with BOM);
+    the same access rules as the JSON report."""
     given = {
         "indicator": indicator,
         "unit_id": unit_id,
@@ -156,19 +198,20 @@ async def export(
     if report == "indicators":
         need = _required(given, "indicator", "unit_id", "period")
         body = await service.indicator_values(
-            need["indicator"], need["unit_id"], need["period"], by, programme, structure
+            caller, need["indicator"], need["unit_id"], need["period"], by, programme, structure
         )
         table = exports.indicator_table(body)
     elif report == "summary":
         need = _required(given, "unit_id", "period")
-        body = await service.summary(need["unit_id"], need["period"], structure, programme)
+        body = await service.summary(caller, need["unit_id"], need["period"], structure, programme)
         table = exports.summary_table(body)
     elif report == "targets":
         need = _required(given, "programme")
-        table = exports.targets_table(await service.targets(need["programme"], unit_id, period))
+        body = await service.targets(caller, need["programme"], unit_id, period)
+        table = exports.targets_table(body)
     else:
         need = _required(given, "period", "level")
-        body = await service.completeness(need["period"], need["level"], parent)
+        body = await service.completeness(caller, need["period"], need["level"], parent)
         table = exports.completeness_table(body)
     if extension == "csv":
         content, media_type = exports.to_csv(table), exports.CSV_MEDIA_TYPE
@@ -185,12 +228,14 @@ async def export(
 @router.get("/dead-letters", response_model=DeadLetterList, tags=["operations"])
 async def dead_letters(
     service: ReportingDep,
+    caller: Caller,
     status: Literal["failed", "retried"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> DeadLetterList:
-    """Messages that could not be applied, with their error (`id` is `STREAM:sequence`)."""
-    items, next_cursor = await service.dead_letters(status, limit, cursor)
+    """Messages that could not be applied, with their error (`id` is `STREAM:sequence`).
+    Admins only."""
+    items, next_cursor = await service.dead_letters(caller, status, limit, cursor)
     return DeadLetterList(
         items=[DeadLetter.model_validate(item) for item in items], next_cursor=next_cursor
     )
@@ -202,10 +247,13 @@ async def dead_letters(
     tags=["operations"],
     responses={404: {"description": "No such dead letter"}, 409: {"description": "Still failing"}},
 )
-async def retry_dead_letter(service: ReportingDep, letter_id: str) -> DeadLetter:
+async def retry_dead_letter(
+    service: ReportingDep, caller: Caller, letter_id: Annotated[str, Path(max_length=100)]
+) -> DeadLetter:
     """Apply a dead-lettered message again: 200 with `status: retried` when it applied,
-    409 `retry-failed` with the new error when it still cannot be applied."""
-    return DeadLetter.model_validate(await service.retry_dead_letter(letter_id))
+    409 `retry-failed` with the new error when it still cannot be applied. Admins only;
+    takes no body."""
+    return DeadLetter.model_validate(await service.retry_dead_letter(caller, letter_id))
 
 
 @router.post(
@@ -215,10 +263,11 @@ async def retry_dead_letter(service: ReportingDep, letter_id: str) -> DeadLetter
     tags=["operations"],
     responses={409: {"description": "A rebuild is already running"}},
 )
-async def rebuild(service: ReportingDep) -> RebuildState:
+async def rebuild(service: ReportingDep, caller: Caller) -> RebuildState:
     """Replay both streams from sequence 1 into a new generation of read models while
-    queries keep answering from the current one, then switch; follow it in /v1/status."""
-    return RebuildState.model_validate(await service.start_rebuild())
+    queries keep answering from the current one, then switch; follow it in /v1/status.
+    Admins only; takes no body."""
+    return RebuildState.model_validate(await service.start_rebuild(caller))
 
 
 @pages.get("/dashboard", response_class=HTMLResponse, tags=["dashboard"])

@@ -71,6 +71,11 @@ async function load(event) {
     { headers: { "Authorization": "Bearer " + token } });
   const body = await response.json();
   rows.replaceChildren();
+  if (response.status === 401) {
+    message.textContent = "Mã truy cập không hợp lệ hoặc đã hết hạn: " + (body.detail || "");
+    return;
+  }
+  // 403: the token does not cover this unit (its detail names the scope needed).
   if (!response.ok) { message.textContent = body.detail || body.title; return; }
   meta.textContent = (body.unit_name || body.unit_id) + " · " + body.period +
     " · số liệu lúc " + new Date(body.as_of).toLocaleString("vi-VN");

@@ -174,7 +174,8 @@ def to_xlsx(table: Table) -> bytes:
 
 
 def file_name(table: Table, extension: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in table.name)
+    # ASCII only: the name travels in a Content-Disposition header.
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in table.name)
     return f"{safe}.{extension}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.reporting.catalogue import CATALOGUE, INDICATORS
@@ -65,13 +66,21 @@ class Reports:
         return items
 
     async def targets(
-        self, programme: str, unit_id: str | None, period: str | None
+        self,
+        programme: str,
+        unit_id: str | None,
+        period: str | None,
+        readable: Callable[[str], bool],
     ) -> list[dict[str, Any]]:
+        """The plan's targets (on `unit_id`, in `period` when given) on units for which
+        `readable(unit_id)` holds, each with its actual figure."""
         document = await self._models.targets_of(programme)
         rows: list[dict[str, Any]] = []
         actuals: dict[tuple[str, str, str], IndicatorResult | None] = {}
         for target in (document or {}).get("targets", []):
             if unit_id is not None and target["unit_id"] != unit_id:
+                continue
+            if not readable(target["unit_id"]):
                 continue
             if period is not None and target["period"] != period:
                 continue

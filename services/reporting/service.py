@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+from services.reporting.access import may_read, require_reading_role, require_viewer
 from services.reporting.catalogue import CATALOGUE, INDICATORS, Indicator
 from services.reporting.generations import Generations
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
@@ -15,6 +16,9 @@ from services.reporting.replay import Rebuilder, RebuildRunning
 from services.reporting.reports import LEVELS, Reports
 from services.reporting.repository import DeadLetterPages, MetaRepository
 from services.reporting.schemas import Programme, ReportingStatus
+from shared.audit import note_write
+from shared.auth.http import require_admin
+from shared.auth.principal import Principal
 from shared.http import Problem
 from shared.mongo import Document
 from shared.runtime import ServiceRuntime
@@ -77,11 +81,22 @@ class ReportingService:
         except PeriodError as exc:
             raise _bad_query("invalid-period", "Invalid period", str(exc), "period") from exc
 
-    def unit(self, unit_id: str, structure: Structure = "as_was", field: str = "unit_id") -> str:
-        if unit_id != NATION_ID and unit_id not in self.generations.active.units:
+    def unit(
+        self,
+        caller: Principal,
+        unit_id: str,
+        structure: Structure = "as_was",
+        field: str = "unit_id",
+    ) -> str:
+        """A known unit (404 otherwise) whose figures the caller may read (403)."""
+        units = self.generations.active.units
+        if unit_id != NATION_ID and unit_id not in units:
+            # Units are national reference data (the registry lists them to anyone
+            # authenticated), so telling unknown from forbidden reveals nothing.
             raise Problem(
                 404, "unknown-unit", "Unknown unit", f"No administrative unit {unit_id!r}."
             )
+        require_viewer(caller, unit_id, units)
         if structure == "vn34" and unit_id != NATION_ID and edition_of(unit_id) != "vn34":
             raise _bad_query(
                 "unit-not-in-structure",
@@ -138,6 +153,7 @@ class ReportingService:
 
     async def indicator_values(
         self,
+        caller: Principal,
         code: str,
         unit_id: str,
         period: str,
@@ -148,7 +164,7 @@ class ReportingService:
         indicator = self.indicator(code)
         query = IndicatorQuery(
             indicator,
-            self.unit(unit_id, structure),
+            self.unit(caller, unit_id, structure),
             self.period(period),
             self.by(indicator, by),
             programme,
@@ -178,10 +194,15 @@ class ReportingService:
         return Reports(active.models, active.units)
 
     async def summary(
-        self, unit_id: str, period: str, structure: Structure, programme: str | None
+        self,
+        caller: Principal,
+        unit_id: str,
+        period: str,
+        structure: Structure,
+        programme: str | None,
     ) -> dict[str, Any]:
+        self.unit(caller, unit_id, structure)
         checked = self.period(period)
-        self.unit(unit_id, structure)
         items = await self._reports().summary(unit_id, checked, structure, programme)
         return {
             "unit_id": unit_id,
@@ -194,9 +215,19 @@ class ReportingService:
         }
 
     async def targets(
-        self, programme: str, unit_id: str | None, period: str | None
+        self, caller: Principal, programme: str, unit_id: str | None, period: str | None
     ) -> dict[str, Any]:
-        items = await self._reports().targets(programme, unit_id, period)
+        """With `unit_id`, that unit's targets (403 outside the caller's provinces; a
+        unit unknown here needs national scope); without it, the targets on units of
+        the caller's provinces (all of them with national scope)."""
+        units = self.generations.active.units
+        if unit_id is not None:
+            require_viewer(caller, unit_id, units)
+        else:
+            require_reading_role(caller)
+        items = await self._reports().targets(
+            programme, unit_id, period, lambda unit: may_read(caller, unit, units)
+        )
         return {
             "programme": programme,
             "unit_id": unit_id,
@@ -206,9 +237,11 @@ class ReportingService:
             "as_of": datetime.now(UTC),
         }
 
-    async def completeness(self, period: str, level: str, parent: str) -> dict[str, Any]:
+    async def completeness(
+        self, caller: Principal, period: str, level: str, parent: str
+    ) -> dict[str, Any]:
+        self.unit(caller, parent, field="parent")
         checked = self.period(period)
-        self.unit(parent, field="parent")
         if level not in LEVELS:
             raise _bad_query(
                 "invalid-level",
@@ -237,7 +270,8 @@ class ReportingService:
 
     # --- operations ------------------------------------------------------------------
 
-    async def status(self) -> ReportingStatus:
+    async def status(self, caller: Principal) -> ReportingStatus:
+        require_admin(caller)
         base = await service_status(self.runtime)
         return ReportingStatus(
             **base.model_dump(),
@@ -246,14 +280,16 @@ class ReportingService:
         )
 
     async def dead_letters(
-        self, status: str | None, limit: int, cursor: str | None
+        self, caller: Principal, status: str | None, limit: int, cursor: str | None
     ) -> tuple[list[Document], str | None]:
+        require_admin(caller)
         page = await self._dead_letter_pages.page(status, decode_cursor(cursor), limit + 1)
         more = len(page) > limit
         page = page[:limit]
         return page, encode_cursor(page[-1]["_id"]) if more else None
 
-    async def retry_dead_letter(self, key: str) -> Document:
+    async def retry_dead_letter(self, caller: Principal, key: str) -> Document:
+        require_admin(caller)
         stream = key.split(":", 1)[0]
         consumer = self.runtime.consumers.get(stream)
         letter = await consumer.retry_dead_letter(key) if consumer is not None else None
@@ -269,9 +305,11 @@ class ReportingService:
                 f"The message still cannot be applied: {letter.get('error')}",
                 dead_letter=_letter(letter),
             )
+        note_write("dead-letter.retried", key)
         return letter
 
-    async def start_rebuild(self) -> dict[str, Any]:
+    async def start_rebuild(self, caller: Principal) -> dict[str, Any]:
+        require_admin(caller)
         if not self.runtime.streams_ready.is_set():
             raise Problem(
                 503,
@@ -280,7 +318,7 @@ class ReportingService:
                 "The streams cannot be read now; try again when /readyz is ready.",
             )
         try:
-            return await self.rebuilder.start()
+            state = await self.rebuilder.start()
         except RebuildRunning as exc:
             raise Problem(
                 409,
@@ -288,6 +326,10 @@ class ReportingService:
                 "Rebuild already running",
                 "A rebuild is under way; follow it in GET /v1/status.",
             ) from exc
+        generation = str(state["generation"])
+        number = generation[1:]
+        note_write("rebuild.started", generation, int(number) if number.isdigit() else None)
+        return state
 
 
 def _letter(document: Document) -> dict[str, Any]:

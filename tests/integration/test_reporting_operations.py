@@ -12,13 +12,25 @@ import pytest
 
 from services.reporting.repository import ReadModels
 from shared.contracts import ACTIVITY_RECORDED
+from tests.reporting_support.access import LANG_SON, client_as, token_for
 from tests.reporting_support.apps import eventually, reporting_app, running
 from tests.reporting_support.checks import all_figures, wait_caught_up
 from tests.reporting_support.events import activity_events, publish, registry_events
 from tests.reporting_support.scenario import ACTIVITIES, Activity
+from tests.support.apps import signed_token
 from tests.support.events import publish_raw
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
+
+# An operator whose id the audit trail must show.
+OPERATOR = "ops-admin"
+
+
+async def audit_trail(client: Any) -> list[dict[str, Any]]:
+    response = await client.get("/v1/audit")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
 def extra_session(key: str, female: int, male: int, day: str = "2024-03-08") -> Activity:
@@ -59,7 +71,7 @@ async def test_a_poison_message_is_dead_lettered_and_retried_once_its_cause_is_f
 
     monkeypatch.setattr(ReadModels, "apply_facts", failing)
     app = reporting_app(mongo, nats_server.url, consumer_max_deliver=2)
-    async with running(app) as reporting:
+    async with running(app, token=signed_token(client_id=OPERATOR)) as reporting:
         await publish(nats_server.url, registry_events())
         await publish(nats_server.url, events_of(extra_session("POISON", 7, 4)))
         await publish(nats_server.url, events_of(extra_session("GOOD", 1, 1)))
@@ -83,6 +95,15 @@ async def test_a_poison_message_is_dead_lettered_and_retried_once_its_cause_is_f
         assert still.json()["type"].endswith("/retry-failed")
 
         broken.clear()
+        # Retrying is for admins: a provincial submitter is refused before anything runs.
+        submitter = token_for("langson-mis", LANG_SON, roles=("submitter",))
+        async with client_as(app, submitter) as province:
+            refused = await province.post(f"/v1/dead-letters/{letter['id']}/retry")
+            assert refused.status_code == 403
+            assert refused.json()["required_role"] == "admin"
+        assert await participants_2024(reporting) == 2
+        assert (await reporting.get("/v1/dead-letters")).json()["items"][0]["status"] == "failed"
+
         retried = await reporting.post(f"/v1/dead-letters/{letter['id']}/retry")
         assert retried.status_code == 200
         assert retried.json()["status"] == "retried"
@@ -92,6 +113,16 @@ async def test_a_poison_message_is_dead_lettered_and_retried_once_its_cause_is_f
 
         missing = await reporting.post("/v1/dead-letters/ACTIVITIES:999/retry")
         assert missing.status_code == 404
+
+        # Only the accepted retry is in the audit trail, under the caller's id.
+        [entry] = await audit_trail(reporting)
+        assert (entry["action"], entry["key"], entry["version"]) == (
+            "dead-letter.retried",
+            letter["id"],
+            None,
+        )
+        assert (entry["client_id"], entry["status"]) == (OPERATOR, 200)
+        assert entry["path"] == f"/v1/dead-letters/{letter['id']}/retry"
 
 
 async def test_a_message_that_is_not_a_valid_event_is_dead_lettered_at_once(
@@ -144,11 +175,20 @@ async def test_an_activity_is_visible_in_indicators_well_within_a_second(
 async def test_a_rebuild_keeps_answering_and_takes_in_events_published_meanwhile(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
-    async with running(reporting_app(mongo, nats_server.url)) as reporting:
+    app = reporting_app(mongo, nats_server.url)
+    async with running(app, token=signed_token(client_id=OPERATOR)) as reporting:
         await publish(nats_server.url, registry_events())
         await publish(nats_server.url, activity_events())
         await wait_caught_up(reporting)
         before = await all_figures(reporting)
+
+        # National scope is not enough: a rebuild needs an admin, and nothing starts.
+        async with client_as(app, token_for("steering-board", ("vn",))) as board:
+            refused = await board.post("/v1/admin/rebuild")
+            assert refused.status_code == 403
+            assert refused.json()["required_role"] == "admin"
+        status = (await reporting.get("/v1/status")).json()
+        assert (status["generation"], status["rebuild"]) == ("g1", None)
 
         response = await reporting.post("/v1/admin/rebuild")
         assert response.status_code == 202
@@ -173,3 +213,10 @@ async def test_a_rebuild_keeps_answering_and_takes_in_events_published_meanwhile
         await eventually(completed, timeout=20)
         assert await participants_2024(reporting) == 5
         assert await all_figures(reporting) == before
+
+        trail = [(e["action"], e["key"], e["version"], e["client_id"])
+                 for e in await audit_trail(reporting)]  # fmt: skip
+        assert trail == [
+            ("rebuild.started", "g2", 2, OPERATOR),
+            ("rebuild.started", "g3", 3, OPERATOR),
+        ]
