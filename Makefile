@@ -13,7 +13,7 @@ UV := $(PYTHON) -m uv
 endif
 CODE := services shared tests deploy
 
-.PHONY: help up test lint typecheck unit integration e2e lock bootstrap rebuild clean docs
+.PHONY: help up test lint typecheck unit integration e2e fuzz lock bootstrap rebuild clean docs
 
 help:
 	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops)"
@@ -54,6 +54,11 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+# Schemathesis for longer than `make test` does (seconds per service).
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	BDG_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest tests/fuzz -p no:cacheprovider
 
 lock:
 	$(UV) pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 \

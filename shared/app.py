@@ -13,6 +13,7 @@ from shared.audit import AuditRepository, audit_router, install_audit
 from shared.auth.http import Authenticator, RateLimiter
 from shared.auth.tokens import JwksSource, TokenVerifier, jwks_from_url
 from shared.http import (
+    COMMON_RESPONSES,
     ReadinessCheck,
     health_router,
     install_problem_handlers,
@@ -86,8 +87,8 @@ def create_service_app(
 
     app.include_router(health_router(readiness))
     for router in routers:
-        app.include_router(router)
-    app.include_router(audit_router(audit_log))
+        app.include_router(router, responses=COMMON_RESPONSES)
+    app.include_router(audit_router(audit_log), responses=COMMON_RESPONSES)
     return app
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import CORRELATION_HEADER, correlation_scope, get_logger
@@ -61,6 +62,41 @@ class Problem(Exception):
             body["errors"] = self.errors
         body.update(self.extensions)
         return body
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of the API is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        "model": ProblemDetails,
+    }
+
+
+# Answers any `/v1` route may give besides its own: documented once, for all of them.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("No valid access token"),
+    403: _problem("The token lacks the role or province the request needs"),
+    413: _problem("The body is larger than allowed"),
+    422: _problem("The request does not match the schema or the rules; see `errors`"),
+    429: _problem("Too many requests from this client; see `Retry-After`"),
+}
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
