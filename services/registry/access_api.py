@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from services.registry.access import ClientService, KeyStore
 from services.registry.access_schemas import ClientCreated, ClientIn, RotatedKey, Token
 from shared.audit import note_write
-from shared.auth.http import Caller, require_admin
+from shared.auth.http import Authenticator, Caller, require_admin
 from shared.http import Problem
 
 router = APIRouter()
@@ -101,8 +101,12 @@ async def create_client(body: ClientIn, caller: Caller, service: AccessDep) -> C
     tags=["access"],
     summary="Sign new tokens with a new key; tokens of the old one stay valid until they expire",
 )
-async def rotate_signing_key(caller: Caller, service: AccessDep) -> RotatedKey:
+async def rotate_signing_key(request: Request, caller: Caller, service: AccessDep) -> RotatedKey:
     require_admin(caller)
     kid = await service.keys.rotate()
+    # This instance trusts the new key at once (its verifier would otherwise wait for
+    # its next refresh before it looks the new key up).
+    authenticator: Authenticator = request.app.state.authenticator
+    await authenticator.verifier.refresh()
     note_write("signing-key.rotated", kid)
     return RotatedKey(kid=kid)

@@ -1,4 +1,8 @@
-"""The registry's HTTP routes."""
+"""The registry's HTTP routes: units, reference, programmes and targets.
+
+Sites, clubs, members and imports are in `register_api.py`; clients and tokens in
+`access_api.py`. Who may call what is decided by the use cases (see `permissions.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,53 +11,37 @@ import binascii
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.registry.access_api import Access
 from services.registry.catalogue import ETHNIC_GROUPS, is_ethnic_minority
-from services.registry.clubs import RegisterService, club_view, site_view
+from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
 from services.registry.directory import UnitQuery
-from services.registry.import_columns import XLSX_MEDIA_TYPE, Kind
-from services.registry.import_formats import template
 from services.registry.imports import ImportService
 from services.registry.loader import ReferenceLoader
-from services.registry.members import BulkMembers, MemberService, member_view, today
+from services.registry.members import BulkMembers, MemberService
 from services.registry.problems import invalid
+from services.registry.programmes import ProgrammeService
 from services.registry.schemas import (
-    BulkResults,
     Classification,
     ClassificationIn,
-    Club,
-    ClubIn,
-    ClubList,
     CreatedId,
     Ethnicity,
-    ExternalId,
-    ImportResult,
     Link,
-    MemberCode,
-    MemberIn,
-    MemberList,
     Programme,
     ProgrammeCode,
     ProgrammeIn,
     ProgrammeList,
     ReferenceStatus,
-    Site,
-    SiteIn,
-    SiteList,
-    SourceSystem,
     TargetIn,
     TargetPlan,
     UnitDetail,
     UnitList,
     VillageIn,
 )
-from services.registry.service import ProgrammeService, UnitService
-from services.registry.uploads import read_upload
-from shared.auth.http import current_principal
-from shared.http import Problem
+from services.registry.service import UnitService
+from shared.auth.http import Caller, current_principal, require_admin
 from shared.runtime import ServiceRuntime
 from shared.versioned import Outcome
 
@@ -95,11 +83,20 @@ def registry(request: Request) -> Registry:
 RegistryDep = Annotated[Registry, Depends(registry)]
 CodePath = Annotated[ProgrammeCode, Path(description="Programme code, e.g. `P8`")]
 UnitPath = Annotated[
-    str, Path(description="A unit id: `vn`, `vn63:06433`, `vn34:20`, `vn63:06433.T05`")
+    str,
+    Path(
+        max_length=60,
+        description="A unit id: `vn`, `vn63:06433`, `vn34:20`, `vn63:06433.T05`",
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=400, description="`next_cursor` of the previous page")
+]
 AsOf = Annotated[date | None, Query(description="Count members on this day (default: today)")]
+ClassificationName = Annotated[
+    str, Path(max_length=40, description="`region` or `especially_difficult`")
+]
 CREATED: dict[int | str, dict[str, Any]] = {201: {"model": CreatedId, "description": "Created"}}
 
 
@@ -108,7 +105,7 @@ def _status(response: Response, outcome: Outcome | bool) -> None:
     response.status_code = 201 if created else 200
 
 
-def _after(cursor: str | None) -> str | None:
+def after_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
@@ -119,7 +116,7 @@ def _after(cursor: str | None) -> str | None:
         ) from None
 
 
-def _next(items: list[Any], limit: int) -> str | None:
+def next_cursor(items: list[Any], limit: int) -> str | None:
     if len(items) <= limit:
         return None
     return base64.urlsafe_b64encode(str(items[limit - 1]["_id"]).encode()).decode().rstrip("=")
@@ -130,9 +127,12 @@ def _next(items: list[Any], limit: int) -> str | None:
 async def list_units(
     reg: RegistryDep,
     level: Literal["nation", "province", "district", "commune", "village"] | None = None,
-    parent: Annotated[str | None, Query(description="Direct children of this unit")] = None,
+    parent: Annotated[
+        str | None, Query(max_length=60, description="Direct children of this unit")
+    ] = None,
     q: Annotated[
-        str | None, Query(description="Name, with or without diacritics; or a code")
+        str | None,
+        Query(max_length=200, description="Name, with or without diacritics; or a code"),
     ] = None,
     as_of: Annotated[date | None, Query(description="Units in force on this day")] = None,
     edition: Literal["vn", "vn63", "vn34"] | None = None,
@@ -168,9 +168,12 @@ async def predecessors(
 
 
 @router.post("/units", response_model=CreatedId, tags=["units"], responses=CREATED)
-async def add_village(body: VillageIn, response: Response, reg: RegistryDep) -> CreatedId:
-    """Add a village (thôn) under a commune; repeating it returns the same id."""
-    village_id, created = await reg.units.add_village(body)
+async def add_village(
+    body: VillageIn, response: Response, reg: RegistryDep, caller: Caller
+) -> CreatedId:
+    """Add a village (thôn) under a commune; repeating it returns the same id.
+    Needs `submitter` for the commune's province."""
+    village_id, created = await reg.units.add_village(body, caller)
     reg.runtime.wake_relay()
     _status(response, created)
     return CreatedId(id=village_id)
@@ -184,13 +187,15 @@ async def add_village(body: VillageIn, response: Response, reg: RegistryDep) -> 
 )
 async def put_classification(
     unit_id: UnitPath,
-    name: Annotated[str, Path(description="`region` or `especially_difficult`")],
+    name: ClassificationName,
     body: ClassificationIn,
     response: Response,
     reg: RegistryDep,
+    caller: Caller,
 ) -> Classification:
-    """Add a period, or replace the one starting on the same day; overlaps are refused."""
-    classification, outcome = await reg.units.put_classification(unit_id, name, body)
+    """Add a period, or replace the one starting on the same day; overlaps are refused.
+    Needs `submitter` for the unit's province."""
+    classification, outcome = await reg.units.put_classification(unit_id, name, body, caller)
     reg.runtime.wake_relay()
     _status(response, outcome)
     return classification
@@ -202,17 +207,19 @@ async def put_classification(
     tags=["units"],
 )
 async def delete_classification(
-    unit_id: UnitPath, name: str, valid_from: date, reg: RegistryDep
+    unit_id: UnitPath, name: ClassificationName, valid_from: date, reg: RegistryDep, caller: Caller
 ) -> Classification:
-    """Remove the period starting on `valid_from`."""
-    classification = await reg.units.delete_classification(unit_id, name, valid_from)
+    """Remove the period starting on `valid_from`. Needs `submitter` for the unit's province."""
+    classification = await reg.units.delete_classification(unit_id, name, valid_from, caller)
     reg.runtime.wake_relay()
     return classification
 
 
 @router.get("/reference", response_model=ReferenceStatus, tags=["units"])
-async def reference_status(reg: RegistryDep) -> ReferenceStatus:
-    """The national reference: units held, and how far storing and publishing got."""
+async def reference_status(reg: RegistryDep, caller: Caller) -> ReferenceStatus:
+    """The national reference: units held, and how far storing and publishing got
+    (administrators only)."""
+    require_admin(caller)
     status = reg.loader.status
     return ReferenceStatus(
         state=status.state,
@@ -248,8 +255,10 @@ async def ethnicities() -> list[Ethnicity]:
     responses={201: {"model": Programme, "description": "Created"}},
 )
 async def put_programme(
-    code: CodePath, body: ProgrammeIn, response: Response, reg: RegistryDep
+    code: CodePath, body: ProgrammeIn, response: Response, reg: RegistryDep, caller: Caller
 ) -> Programme:
+    """Programmes are national: administrators only."""
+    require_admin(caller)
     programme, created = await reg.programmes.put(code, body)
     reg.runtime.wake_relay()
     _status(response, created)
@@ -267,193 +276,20 @@ async def get_programme(code: CodePath, reg: RegistryDep) -> Programme:
 
 
 @router.put("/programmes/{code}/targets", response_model=TargetPlan, tags=["programmes"])
-async def put_targets(code: CodePath, body: list[TargetIn], reg: RegistryDep) -> TargetPlan:
-    """Replace the programme's whole plan: `[{"indicator", "unit_id", "period", "value"}]`."""
-    plan = await reg.programmes.put_targets(code, body)
+async def put_targets(
+    code: CodePath, body: list[TargetIn], reg: RegistryDep, caller: Caller
+) -> TargetPlan:
+    """Replace the programme's plan: `[{"indicator", "unit_id", "period", "value"}]`.
+
+    A client replaces the targets on units of its provinces (every target sent must be
+    on one, else 403) and the others stay; with national scope, the whole plan. The
+    answer is the plan as the client may read it."""
+    plan = await reg.programmes.put_targets(code, body, caller)
     reg.runtime.wake_relay()
     return plan
 
 
 @router.get("/programmes/{code}/targets", response_model=TargetPlan, tags=["programmes"])
-async def get_targets(code: CodePath, reg: RegistryDep) -> TargetPlan:
-    return await reg.programmes.targets(code)
-
-
-# --------------------------------------------------------------------- sites
-@router.put(
-    "/sites/{source_system}/{external_id}",
-    response_model=CreatedId,
-    tags=["sites"],
-    responses=CREATED,
-)
-async def put_site(
-    source_system: Annotated[SourceSystem, Path()],
-    external_id: Annotated[ExternalId, Path()],
-    body: SiteIn,
-    response: Response,
-    reg: RegistryDep,
-) -> CreatedId:
-    prepared = await reg.registers.prepare_site(source_system, external_id, body, ["body"])
-    site_id, outcome = await reg.registers.write_site(prepared)
-    reg.runtime.wake_relay()
-    _status(response, outcome)
-    return CreatedId(id=site_id)
-
-
-@router.get("/sites", response_model=SiteList, tags=["sites"])
-async def list_sites(
-    reg: RegistryDep,
-    unit_id: Annotated[str | None, Query(description="Sites in this unit or below")] = None,
-    kind: str | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> SiteList:
-    found = await reg.registers.sites(unit_id, kind, _after(cursor), limit + 1)
-    return SiteList(items=[site_view(d) for d in found[:limit]], next_cursor=_next(found, limit))
-
-
-@router.get("/sites/{site_id}", response_model=Site, tags=["sites"])
-async def get_site(site_id: str, reg: RegistryDep) -> Site:
-    return site_view(await reg.registers.get_site(site_id))
-
-
-# --------------------------------------------------------------------- clubs
-@router.put(
-    "/clubs/{source_system}/{external_id}",
-    response_model=CreatedId,
-    tags=["clubs"],
-    responses=CREATED,
-)
-async def put_club(
-    source_system: Annotated[SourceSystem, Path()],
-    external_id: Annotated[ExternalId, Path()],
-    body: ClubIn,
-    response: Response,
-    reg: RegistryDep,
-) -> CreatedId:
-    prepared = await reg.registers.prepare_club(source_system, external_id, body, ["body"])
-    club_id, outcome = await reg.registers.write_club(prepared)
-    reg.runtime.wake_relay()
-    _status(response, outcome)
-    return CreatedId(id=club_id)
-
-
-@router.get("/clubs", response_model=ClubList, tags=["clubs"])
-async def list_clubs(
-    reg: RegistryDep,
-    unit_id: Annotated[str | None, Query(description="Clubs in this unit or below")] = None,
-    programme: str | None = None,
-    kind: Literal["school", "community"] | None = None,
-    as_of: AsOf = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> ClubList:
-    found = await reg.registers.clubs(unit_id, programme, kind, _after(cursor), limit + 1)
-    page = found[:limit]
-    counts = await reg.members.member_counts([d["_id"] for d in page], as_of or today())
-    return ClubList(
-        items=[club_view(d, counts[d["_id"]]) for d in page], next_cursor=_next(found, limit)
-    )
-
-
-@router.get("/clubs/{club_id}", response_model=Club, tags=["clubs"])
-async def get_club(club_id: str, reg: RegistryDep, as_of: AsOf = None) -> Club:
-    document = await reg.registers.club(club_id)
-    counts = await reg.members.member_counts([club_id], as_of or today())
-    return club_view(document, counts[club_id])
-
-
-@router.put(
-    "/clubs/{club_id}/members/{member_code}",
-    response_model=CreatedId,
-    tags=["members"],
-    responses=CREATED,
-)
-async def put_member(
-    club_id: str,
-    member_code: Annotated[MemberCode, Path(description="The province's pseudonymous code")],
-    body: MemberIn,
-    response: Response,
-    reg: RegistryDep,
-) -> CreatedId:
-    club = await reg.registers.club(club_id)
-    prepared = reg.members.prepare_member(club, member_code, body, ["body"])
-    member_id, outcome = await reg.members.write_member(prepared, club["province_id"])
-    reg.runtime.wake_relay()
-    _status(response, outcome)
-    return CreatedId(id=member_id)
-
-
-@router.post("/clubs/{club_id}/members:bulk", response_model=BulkResults, tags=["members"])
-async def bulk_members(
-    club_id: str,
-    reg: RegistryDep,
-    items: Annotated[
-        list[dict[str, Any]],
-        Body(description="Up to 5,000 members: each `member_code` plus the fields of the PUT"),
-    ],
-) -> BulkResults:
-    results = await reg.bulk.run(club_id, items)
-    reg.runtime.wake_relay()
-    return results
-
-
-@router.get("/clubs/{club_id}/members", response_model=MemberList, tags=["members"])
-async def list_members(
-    club_id: str, reg: RegistryDep, limit: Limit = 100, cursor: Cursor = None
-) -> MemberList:
-    await reg.registers.club(club_id)
-    found = await reg.members.members(club_id, _after(cursor), limit + 1)
-    return MemberList(
-        items=[member_view(d) for d in found[:limit]], next_cursor=_next(found, limit)
-    )
-
-
-# ------------------------------------------------------------------- imports
-KindPath = Annotated[Kind, Path(description="`sites`, `clubs`, `members` or `classifications`")]
-
-
-@router.post(
-    "/imports/{kind}",
-    response_model=ImportResult,
-    tags=["imports"],
-    responses={
-        413: {"description": "File too large"},
-        422: {"description": "Rows rejected; nothing written (problem with `results`)"},
-    },
-)
-async def run_import(
-    kind: KindPath,
-    request: Request,
-    reg: RegistryDep,
-    partial: Annotated[bool, Query(description="Write the good rows even if others fail")] = False,
-) -> Any:
-    """A CSV (UTF-8) or XLSX file, as the body or the form field `file`."""
-    content = await read_upload(request, reg.settings.import_max_bytes)
-    result = await reg.imports.run(kind, content, partial)
-    reg.runtime.wake_relay()
-    if result.counts.get("rejected") and not partial:
-        raise Problem(
-            422,
-            "import-rejected",
-            "Rows rejected; nothing was written",
-            f"{result.counts['rejected']} of {len(result.results)} rows were rejected; see "
-            "`results`. Correct them, or send ?partial=true to write the others.",
-            **result.model_dump(mode="json", exclude={"kind"}),
-        )
-    return result
-
-
-@router.get(
-    "/imports/{kind}/template.xlsx",
-    tags=["imports"],
-    response_class=Response,
-    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
-)
-async def import_template(kind: KindPath) -> Response:
-    """The XLSX template of a kind, with Vietnamese headers and a guide sheet."""
-    return Response(
-        template(kind),
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{kind}-template.xlsx"'},
-    )
+async def get_targets(code: CodePath, reg: RegistryDep, caller: Caller) -> TargetPlan:
+    """The plan's targets on units of the caller's provinces (national scope: all)."""
+    return await reg.programmes.targets(code, caller)

@@ -9,19 +9,28 @@ first and writes only when all rows (or, with `partial`, the good ones) passed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from services.registry import events
 from services.registry.folding import nfc
+from services.registry.permissions import (
+    forbidden,
+    require,
+    viewable_provinces,
+    where,
+)
 from services.registry.problems import (
     club_not_found,
     combined,
     invalid,
     site_not_found,
     unknown_programme,
+    unknown_unit,
 )
-from services.registry.repository import Repositories
+from services.registry.programmes import ProgrammeService
+from services.registry.repository import Repositories, RevisionedRepository
 from services.registry.schemas import (
     Club,
     ClubIn,
@@ -29,7 +38,10 @@ from services.registry.schemas import (
     Site,
     SiteIn,
 )
-from services.registry.service import ProgrammeService, UnitService
+from services.registry.service import UnitService
+from shared.audit import note_write
+from shared.auth import Principal
+from shared.auth.principal import Role
 from shared.contracts import CloudEvent
 from shared.http import Problem
 from shared.mongo import Document
@@ -57,6 +69,18 @@ class Prepared:
     state: State
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What a write did: the record's id, the outcome and its revision after it."""
+
+    key: str
+    outcome: Outcome
+    revision: int
+
+
+Register = Literal["site", "club"]
+
+
 class RegisterService:
     """Sites and clubs."""
 
@@ -70,9 +94,11 @@ class RegisterService:
 
     # ------------------------------------------------------------------ sites
     async def prepare_site(
-        self, source_system: str, external_id: str, body: SiteIn, loc: Loc
+        self, source_system: str, external_id: str, body: SiteIn, loc: Loc, caller: Principal
     ) -> Prepared:
-        unit = await self._units.resolve(body.unit_id, [*loc, "unit_id"])
+        unit = await self._units.unit_for(body.unit_id, caller, "submitter", [*loc, "unit_id"])
+        if unit is None:
+            raise unknown_unit(body.unit_id, [*loc, "unit_id"])
         if unit["level"] == "nation":
             raise invalid(
                 "site-unit-level",
@@ -92,46 +118,85 @@ class RegisterService:
         }
         return Prepared(key, state)
 
-    async def write_site(self, prepared: Prepared) -> tuple[str, Outcome]:
+    async def put_site(
+        self, source_system: str, external_id: str, body: SiteIn, caller: Principal
+    ) -> Stored:
+        prepared = await self.prepare_site(source_system, external_id, body, ["body"], caller)
+        for problem in (await self.held_elsewhere("site", [prepared], caller)).values():
+            raise problem
+        return await self.write_site(prepared)
+
+    async def write_site(self, prepared: Prepared) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
             return [events.site_upserted(prepared.state, revision)]
 
         written = await self._sites.put(prepared.key, prepared.state, events_for)
-        return prepared.key, written.outcome
+        return _noted("site.upserted", prepared, written.outcome, written.revision)
 
-    async def get_site(self, site_id: str) -> Document:
+    async def held_elsewhere(
+        self, register: Register, prepared: Sequence[Prepared], caller: Principal
+    ) -> dict[str, Problem]:
+        """403s for records stored under a province the caller may not write for: a
+        natural key is not the province's own, so moving a record out of a province
+        needs that province too. One `$in` read for all of them."""
+        repository: RevisionedRepository = self._sites if register == "site" else self._clubs
+        held = await repository.get_many([item.key for item in prepared])
+        refused: dict[str, Problem] = {}
+        for item in prepared:
+            before = held.get(item.key)
+            if before is None or before.get("province_id") == item.state["province_id"]:
+                continue
+            province = before.get("province_id")
+            if not caller.may("submitter", province):
+                natural = f"{item.state['source_system']}/{item.state['external_id']}"
+                refused[item.key] = forbidden(
+                    caller,
+                    "submitter",
+                    province,
+                    f"The {register} {natural} is registered in {where(province)}.",
+                    ["unit_id"],
+                )
+        return refused
+
+    async def get_site(self, site_id: str, caller: Principal) -> Document:
         document = await self._sites.get(site_id)
         if document is None:
             raise site_not_found(site_id)
+        _require_view(caller, "Site", site_id, document)
         return document
 
     async def sites(
-        self, unit_id: str | None, kind: str | None, after: str | None, limit: int
+        self,
+        unit_id: str | None,
+        kind: str | None,
+        after: str | None,
+        limit: int,
+        caller: Principal,
     ) -> list[Document]:
-        query: dict[str, Any] = self._unit_filter(unit_id)
+        query: dict[str, Any] = await self._unit_filter(unit_id, caller)
         if kind is not None:
             query["kind"] = kind
         return await self._sites.page(query, after, limit)
 
-    def _unit_filter(self, unit_id: str | None) -> dict[str, Any]:
+    async def _unit_filter(self, unit_id: str | None, caller: Principal) -> dict[str, Any]:
+        """Records in the unit or below, which the caller must be allowed to read; without
+        a unit (or `vn`), those of the caller's provinces (all for national scope)."""
         if unit_id is None or unit_id == "vn":
-            return {}
-        if unit_id not in self._units.directory:
-            raise invalid(
-                "unknown-unit", "Unknown unit", f"No unit {unit_id!r}.", ["query", "unit_id"]
-            )
+            provinces = viewable_provinces(caller)
+            return {} if provinces is None else {"province_id": {"$in": provinces}}
+        loc = ["query", "unit_id"]
+        if await self._units.unit_for(unit_id, caller, "viewer", loc) is None:
+            raise invalid("unknown-unit", "Unknown unit", f"No unit {unit_id!r}.", loc)
         return {"unit_id": {"$in": sorted(self._units.directory.subtree(unit_id))}}
 
     # ------------------------------------------------------------------ clubs
     async def prepare_club(
-        self, source_system: str, external_id: str, body: ClubIn, loc: Loc
+        self, source_system: str, external_id: str, body: ClubIn, loc: Loc, caller: Principal
     ) -> Prepared:
         problems: list[Problem] = []
-        unit: State | None = None
-        try:
-            unit = await self._units.resolve(body.unit_id, [*loc, "unit_id"])
-        except Problem as problem:
-            problems.append(problem)
+        unit = await self._units.unit_for(body.unit_id, caller, "submitter", [*loc, "unit_id"])
+        if unit is None:
+            problems.append(unknown_unit(body.unit_id, [*loc, "unit_id"]))
         if unit is not None and unit["level"] not in ("commune", "village"):
             problems.append(
                 invalid(
@@ -165,7 +230,7 @@ class RegisterService:
                 )
             )
         if body.site_id is not None:
-            site_problem = await self._site_problem(body.site_id, unit, [*loc, "site_id"])
+            site_problem = await self._site_problem(body.site_id, unit, [*loc, "site_id"], caller)
             if site_problem is not None:
                 problems.append(site_problem)
         if problems or unit is None:
@@ -186,9 +251,12 @@ class RegisterService:
         }
         return Prepared(key, state)
 
-    async def _site_problem(self, site_id: str, unit: State | None, loc: Loc) -> Problem | None:
+    async def _site_problem(
+        self, site_id: str, unit: State | None, loc: Loc, caller: Principal
+    ) -> Problem | None:
         site = await self._sites.get(site_id)
-        if site is None:
+        # A site of a province the caller may not read is not shown to exist.
+        if site is None or not caller.may("viewer", site.get("province_id")):
             return invalid("unknown-site", "Unknown site", f"No site {site_id!r}.", loc)
         if unit is None:
             return None
@@ -206,17 +274,35 @@ class RegisterService:
             )
         return None
 
-    async def write_club(self, prepared: Prepared) -> tuple[str, Outcome]:
+    async def put_club(
+        self, source_system: str, external_id: str, body: ClubIn, caller: Principal
+    ) -> Stored:
+        prepared = await self.prepare_club(source_system, external_id, body, ["body"], caller)
+        for problem in (await self.held_elsewhere("club", [prepared], caller)).values():
+            raise problem
+        return await self.write_club(prepared)
+
+    async def write_club(self, prepared: Prepared) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
             return [events.club_upserted(prepared.state, revision)]
 
         written = await self._clubs.put(prepared.key, prepared.state, events_for)
-        return prepared.key, written.outcome
+        return _noted("club.upserted", prepared, written.outcome, written.revision)
 
     async def club(self, club_id: str) -> Document:
         document = await self._clubs.get(club_id)
         if document is None:
             raise club_not_found(club_id)
+        return document
+
+    async def club_for(self, club_id: str, caller: Principal, role: Role) -> Document:
+        """The club (404 when none), once the caller holds `role` for its province."""
+        document = await self.club(club_id)
+        if role == "viewer":
+            _require_view(caller, "Club", club_id, document)
+        else:
+            province = document.get("province_id")
+            require(caller, role, province, f"Club {club_id} is in {where(province)}.")
         return document
 
     async def clubs(
@@ -226,13 +312,26 @@ class RegisterService:
         kind: str | None,
         after: str | None,
         limit: int,
+        caller: Principal,
     ) -> list[Document]:
-        query = self._unit_filter(unit_id)
+        query = await self._unit_filter(unit_id, caller)
         if programme is not None:
             query["programme"] = programme
         if kind is not None:
             query["kind"] = kind
         return await self._clubs.page(query, after, limit)
+
+
+def _require_view(caller: Principal, label: str, record_id: str, document: Document) -> None:
+    province = document.get("province_id")
+    require(caller, "viewer", province, f"{label} {record_id} is in {where(province)}.")
+
+
+def _noted(action: str, prepared: Prepared, outcome: Outcome, revision: int) -> Stored:
+    """Audit an accepted site or club write under its natural key."""
+    state = prepared.state
+    note_write(action, f"{state['source_system']}/{state['external_id']}", revision)
+    return Stored(prepared.key, outcome, revision)
 
 
 def site_view(document: Document) -> Site:

@@ -1,8 +1,10 @@
 """Imports of sites, clubs, members and classifications from CSV or XLSX files.
 
 Every row is checked first, exactly as the matching PUT would check it, against
-what is stored and against the rows above it. Nothing is written unless every row
-passed; with `partial`, the rows that passed are written and the others reported.
+what is stored and against the rows above it, and against the caller's provinces: a
+row of a province the client may not submit for is rejected as `forbidden`. Nothing
+is written unless every row passed; with `partial`, the rows that passed are written
+and the others reported.
 Each row's result names its row number in the file (the header is row 1).
 """
 
@@ -10,15 +12,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.registry.clubs import Prepared, RegisterService, club_id_of, site_id_of
+from services.registry.clubs import (
+    Prepared,
+    RegisterService,
+    Stored,
+    club_id_of,
+    site_id_of,
+)
 from services.registry.import_columns import Kind, convert, read_bool
 from services.registry.import_formats import read_sheet
 from services.registry.members import MemberService
-from services.registry.problems import invalid
+from services.registry.permissions import forbidden, where
+from services.registry.problems import invalid, unknown_unit
 from services.registry.schemas import (
     ClassificationIn,
     ClubIn,
@@ -31,8 +40,8 @@ from services.registry.schemas import (
     SiteIn,
 )
 from services.registry.service import UnitService, classification_period, with_period
+from shared.auth import Principal
 from shared.http import PROBLEM_BASE, Problem
-from shared.versioned import Outcome
 
 _MEMBER_CODE: TypeAdapter[str] = TypeAdapter(MemberCode)
 
@@ -94,7 +103,9 @@ class ImportService:
         self._units = units
         self._max_rows = max_rows
 
-    async def run(self, kind: Kind, content: bytes, partial: bool) -> ImportResult:
+    async def run(
+        self, kind: Kind, content: bytes, partial: bool, caller: Principal
+    ) -> ImportResult:
         sheet = read_sheet(kind, content, self._max_rows)
         rows = [
             Row(
@@ -104,18 +115,18 @@ class ImportService:
             for number, cells in sheet.rows
         ]
         if kind == "sites":
-            await self._check_sites(rows)
+            await self._check_sites(rows, caller)
         elif kind == "clubs":
-            await self._check_clubs(rows)
+            await self._check_clubs(rows, caller)
         elif kind == "members":
-            await self._check_members(rows)
+            await self._check_members(rows, caller)
         else:
-            await self._check_classifications(rows)
+            await self._check_classifications(rows, caller)
         _reject_repeats(rows)
         passed = [row for row in rows if row.result is None]
         write = len(passed) == len(rows) or partial
         if write:
-            await self._write(kind, passed)
+            await self._write(kind, passed, caller)
         results = [row.result or ItemResult(row=row.number, status="valid") for row in rows]
         counts: dict[str, int] = defaultdict(int)
         for result in results:
@@ -123,19 +134,30 @@ class ImportService:
         written = any(r.status in ("created", "revised", "unchanged") for r in results)
         return ImportResult(kind=kind, written=written, counts=dict(counts), results=results)
 
-    async def _check_sites(self, rows: list[Row]) -> None:
+    async def _check_sites(self, rows: list[Row], caller: Principal) -> None:
         for row in rows:
             key = row.parse(NaturalKey, "source_system", "external_id")
             body = row.parse(SiteIn, *_SITE_FIELDS) if key else None
             if body is not None:
                 try:
                     row.prepared = await self._registers.prepare_site(
-                        key.source_system, key.external_id, body, []
+                        key.source_system, key.external_id, body, [], caller
                     )
                 except Problem as problem:
                     row.reject(problem)
+        await self._reject_held_elsewhere("site", rows, caller)
 
-    async def _check_clubs(self, rows: list[Row]) -> None:
+    async def _reject_held_elsewhere(
+        self, register: Literal["site", "club"], rows: list[Row], caller: Principal
+    ) -> None:
+        checked = [row for row in rows if row.prepared is not None and row.result is None]
+        prepared = [row.prepared for row in checked if row.prepared is not None]
+        refused = await self._registers.held_elsewhere(register, prepared, caller)
+        for row in checked:
+            if row.prepared is not None and row.prepared.key in refused:
+                row.reject(refused[row.prepared.key])
+
+    async def _check_clubs(self, rows: list[Row], caller: Principal) -> None:
         for row in rows:
             key = row.parse(NaturalKey, "source_system", "external_id")
             if key is None:
@@ -147,12 +169,13 @@ class ImportService:
             if body is not None:
                 try:
                     row.prepared = await self._registers.prepare_club(
-                        key.source_system, key.external_id, body, []
+                        key.source_system, key.external_id, body, [], caller
                     )
                 except Problem as problem:
                     row.reject(problem)
+        await self._reject_held_elsewhere("club", rows, caller)
 
-    async def _check_members(self, rows: list[Row]) -> None:
+    async def _check_members(self, rows: list[Row], caller: Principal) -> None:
         clubs: dict[str, dict[str, Any] | None] = {}
         for row in rows:
             club_id = self._club_of(row)
@@ -169,6 +192,11 @@ class ImportService:
                 row.reject(
                     invalid("unknown-club", "Unknown club", f"No club {club_id!r}.", ["club_id"])
                 )
+                continue
+            province = row.club.get("province_id")
+            if not caller.may("submitter", province):
+                reason = f"Club {club_id} is in {where(province)}."
+                row.reject(forbidden(caller, "submitter", province, reason, ["club_id"]))
                 continue
             try:
                 code = _MEMBER_CODE.validate_python(row.values.get("member_code"))
@@ -195,7 +223,7 @@ class ImportService:
         )
         return None
 
-    async def _check_classifications(self, rows: list[Row]) -> None:
+    async def _check_classifications(self, rows: list[Row], caller: Principal) -> None:
         periods: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             name = str(row.values.get("name"))
@@ -204,8 +232,11 @@ class ImportService:
             body = row.parse(ClassificationIn, "value", "valid_from", "valid_to")
             if body is None:
                 continue
+            unit_id = str(row.values.get("unit_id"))
             try:
-                unit = await self._units.resolve(str(row.values.get("unit_id")), ["unit_id"])
+                unit = await self._units.unit_for(unit_id, caller, "submitter", ["unit_id"])
+                if unit is None:
+                    raise unknown_unit(unit_id, ["unit_id"])
                 period = classification_period(name, body)
                 key = f"{unit['id']}/{name}"
                 if key not in periods:
@@ -218,7 +249,7 @@ class ImportService:
             row.prepared = Prepared(key, {"unit_id": unit["id"], "name": name})
             row.body = body
 
-    async def _write(self, kind: Kind, rows: list[Row]) -> None:
+    async def _write(self, kind: Kind, rows: list[Row], caller: Principal) -> None:
         if kind == "members":
             await self._write_members(rows)
             return
@@ -226,14 +257,16 @@ class ImportService:
             assert row.prepared is not None
             try:
                 if kind == "sites":
-                    key, outcome = await self._registers.write_site(row.prepared)
+                    stored = await self._registers.write_site(row.prepared)
+                    key, outcome = stored.key, stored.outcome
                 elif kind == "clubs":
-                    key, outcome = await self._registers.write_club(row.prepared)
+                    stored = await self._registers.write_club(row.prepared)
+                    key, outcome = stored.key, stored.outcome
                 else:
                     assert row.body is not None
                     state = row.prepared.state
                     _, outcome = await self._units.put_classification(
-                        state["unit_id"], state["name"], row.body
+                        state["unit_id"], state["name"], row.body, caller
                     )
                     key = row.prepared.key
             except Problem as problem:  # changed by someone else since it was checked
@@ -250,13 +283,14 @@ class ImportService:
             prepared = [row.prepared for row in group if row.prepared is not None]
             club = group[0].club
             assert club is not None
-            outcomes: dict[str, Outcome] = await self._members.write_members(
+            stored: dict[str, Stored] = await self._members.write_members(
                 prepared, club["province_id"]
             )
             for row in group:
                 assert row.prepared is not None
                 key = row.prepared.key
-                row.result = ItemResult(row=row.number, status=outcomes[key].value, id=key)
+                status = stored[key].outcome.value
+                row.result = ItemResult(row=row.number, status=status, id=key)
 
 
 def _reject_repeats(rows: list[Row]) -> None:

@@ -19,9 +19,11 @@ from services.registry.config import RegistrySettings
 from services.registry.directory import UnitDirectory
 from services.registry.loader import ReferenceLoader
 from services.registry.members import MemberService
+from services.registry.programmes import ProgrammeService
 from services.registry.reference import Selection
+from services.registry.register_api import router as register_router
 from services.registry.repository import OUTBOX_COLLECTIONS, Repositories
-from services.registry.service import ProgrammeService, UnitService
+from services.registry.service import UnitService
 from shared.app import create_service_app
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
@@ -69,15 +71,18 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         return Registry(runtime, settings, units, programmes, registers, members, loader, access)
 
     async def own_jwks() -> dict[str, Any]:
-        # The registry verifies its own tokens without going through HTTP.
+        # The registry verifies its own tokens without going through HTTP. The verifier
+        # asks only when a token names a key it does not know (at most every 2 s): read
+        # the stored keys afresh then, so a key rotated in by another instance counts.
         registry: Registry = app.state.service
+        await registry.access.keys.load()
         return await registry.access.keys.jwks()
 
     app = create_service_app(
         settings,
         title="bdg registry",
         description="Administrative units, programmes and targets, sites, clubs and members.",
-        routers=[router, access_router],
+        routers=[router, register_router, access_router],
         setup=build,
         jwks_source=own_jwks,
     )

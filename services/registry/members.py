@@ -18,7 +18,7 @@ from services.registry.catalogue import (
     is_ethnic_minority,
     latest_birth_year,
 )
-from services.registry.clubs import Loc, Prepared, RegisterService
+from services.registry.clubs import Loc, Prepared, RegisterService, Stored
 from services.registry.problems import combined, invalid
 from services.registry.repository import Repositories, new_document
 from services.registry.schemas import (
@@ -30,6 +30,8 @@ from services.registry.schemas import (
     MemberCounts,
     MemberIn,
 )
+from shared.audit import note_write
+from shared.auth import Principal
 from shared.contracts import CloudEvent
 from shared.http import PROBLEM_BASE, Problem
 from shared.mongo import Document
@@ -141,39 +143,50 @@ class MemberService:
         }
         return Prepared(key, state)
 
-    async def write_member(self, prepared: Prepared, province: str) -> tuple[str, Outcome]:
+    async def put_member(self, club: Document, member_code: str, body: MemberIn) -> Stored:
+        """One member of a club the caller was checked to submit for."""
+        prepared = self.prepare_member(club, member_code, body, ["body"])
+        return await self.write_member(prepared, club["province_id"])
+
+    async def write_member(self, prepared: Prepared, province: str) -> Stored:
+        stored = await self._write_member(prepared, province)
+        note_write("member.upserted", stored.key, stored.revision)
+        return stored
+
+    async def _write_member(self, prepared: Prepared, province: str) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
             return [events.member_upserted(prepared.state, revision, province)]
 
         written = await self._members.put(prepared.key, prepared.state, events_for)
-        return prepared.key, written.outcome
+        return Stored(prepared.key, written.outcome, written.revision)
 
-    async def write_members(self, prepared: list[Prepared], province: str) -> dict[str, Outcome]:
+    async def write_members(self, prepared: list[Prepared], province: str) -> dict[str, Stored]:
         """Store many members: one `$in` read, one `insert_many`, a guarded update each
         for those that changed."""
         held = await self._members.get_many([item.key for item in prepared])
-        outcomes: dict[str, Outcome] = {}
+        stored: dict[str, Stored] = {}
         inserts: list[Document] = []
         for item in prepared:
             before = held.get(item.key)
             if before is None:
                 event = events.member_upserted(item.state, 1, province)
                 inserts.append(new_document(item.key, item.state, [event]))
-                outcomes[item.key] = Outcome.CREATED
+                stored[item.key] = Stored(item.key, Outcome.CREATED, 1)
             elif {name: before.get(name) for name in item.state} == item.state:
-                outcomes[item.key] = Outcome.UNCHANGED
+                stored[item.key] = Stored(item.key, Outcome.UNCHANGED, int(before["revision"]))
             else:
                 revision = int(before["revision"])
                 event = events.member_upserted(item.state, revision + 1, province)
                 if await self._members.put_if_at(item.key, revision, item.state, [event]):
-                    outcomes[item.key] = Outcome.CHANGED
+                    stored[item.key] = Stored(item.key, Outcome.CHANGED, revision + 1)
                 else:  # changed under us: decide again on fresh state
-                    outcomes[item.key] = (await self.write_member(item, province))[1]
+                    stored[item.key] = await self._write_member(item, province)
         taken = await self._members.insert_new(inserts)
         for item in prepared:
             if item.key in taken:  # created by a concurrent call meanwhile
-                outcomes[item.key] = (await self.write_member(item, province))[1]
-        return outcomes
+                stored[item.key] = await self._write_member(item, province)
+            note_write("member.upserted", item.key, stored[item.key].revision)
+        return stored
 
     async def members(self, club_id: str, after: str | None, limit: int) -> list[Document]:
         return await self._members.page({"club_id": club_id}, after, limit)
@@ -192,8 +205,9 @@ class BulkMembers:
         self._members = members
         self._max_items = max_items
 
-    async def run(self, club_id: str, items: list[Any]) -> BulkResults:
-        club = await self._registers.club(club_id)
+    async def run(self, club_id: str, items: list[Any], caller: Principal) -> BulkResults:
+        # The whole call is about one club, so it is allowed or refused as a whole.
+        club = await self._registers.club_for(club_id, caller, "submitter")
         if len(items) > self._max_items:
             raise Problem(
                 413,
@@ -225,11 +239,10 @@ class BulkMembers:
                 results.append(_invalid_item(index, exc))
             except Problem as problem:
                 results.append(_rejected_item(index, problem))
-        outcomes = await self._members.write_members(list(prepared.values()), club["province_id"])
+        stored = await self._members.write_members(list(prepared.values()), club["province_id"])
         for index, item_prepared in prepared.items():
-            results[index] = ItemResult(
-                index=index, status=outcomes[item_prepared.key].value, id=item_prepared.key
-            )
+            outcome = stored[item_prepared.key].outcome
+            results[index] = ItemResult(index=index, status=outcome.value, id=item_prepared.key)
         counts: dict[str, int] = {}
         for result in results:
             counts[result.status] = counts.get(result.status, 0) + 1

@@ -14,7 +14,11 @@ ExternalId = Annotated[str, StringConstraints(pattern=r"^[^\s/\\?#%]{1,200}$")]
 MemberCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 VillageCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 UnitId = Annotated[str, StringConstraints(min_length=2, max_length=60)]
+# Ids the registry gives (site and club ids are UUIDs); longer ones cannot exist.
+RecordId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Sex = Literal["female", "male"]
+SiteKind = Literal["school", "learning_centre", "community", "agency"]
+ClubKind = Literal["school", "community"]
 
 
 class StrictBody(BaseModel):
@@ -63,10 +67,14 @@ class ProgrammeList(BaseModel):
 
 
 class TargetIn(StrictBody):
-    indicator: str = Field(description="An indicator code of the catalogue, e.g. `club_members`")
+    indicator: str = Field(
+        max_length=60, description="An indicator code of the catalogue, e.g. `club_members`"
+    )
     unit_id: UnitId
-    period: str = Field(description="`2023`, `2023H1`, `2023Q4`, `2023-11`, `SY2017-2018`, …")
-    value: float = Field(ge=0)
+    period: str = Field(
+        max_length=30, description="`2023`, `2023H1`, `2023Q4`, `2023-11`, `SY2017-2018`, …"
+    )
+    value: float = Field(ge=0, allow_inf_nan=False)
 
 
 class TargetPlan(BaseModel):
@@ -117,7 +125,9 @@ class VillageIn(StrictBody):
 
 
 class ClassificationIn(StrictBody):
-    value: str | bool = Field(description="`I`, `II` or `III` for `region`; a boolean otherwise")
+    value: Annotated[str, StringConstraints(max_length=20)] | bool = Field(
+        description="`I`, `II` or `III` for `region`; a boolean otherwise"
+    )
     valid_from: date
     valid_to: date | None = None
 
@@ -148,7 +158,7 @@ class ReferenceStatus(BaseModel):
 
 # ----------------------------------------------------------- sites and clubs
 class SiteIn(StrictBody):
-    kind: Literal["school", "learning_centre", "community", "agency"]
+    kind: SiteKind
     name: Name
     unit_id: UnitId
 
@@ -171,9 +181,9 @@ class SiteList(BaseModel):
 
 class ClubIn(StrictBody):
     name: Name
-    kind: Literal["school", "community"]
+    kind: ClubKind
     unit_id: UnitId = Field(description="A commune or a village")
-    site_id: str | None = None
+    site_id: RecordId | None = None
     programme: ProgrammeCode
     established_on: date
     dissolved_on: date | None = None
@@ -212,7 +222,9 @@ class MemberIn(StrictBody):
     sex: Sex
     birth_year: int | None = None
     ethnicity: str | None = Field(
-        default=None, description="Two-digit code of one of the 54 ethnic groups (01 Kinh … 54)"
+        default=None,
+        max_length=40,
+        description="Two-digit code of one of the 54 ethnic groups (01 Kinh … 54), or its name",
     )
     ethnic_minority: bool | None = Field(
         default=None, description="Required unless `ethnicity` is given (Kinh: false)"

@@ -1,18 +1,13 @@
-"""The registry's use cases for units, villages, classifications, programmes and targets."""
+"""The registry's use cases for units, villages and classifications."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from services.registry import events
-from services.registry.catalogue import (
-    CLASSIFICATIONS,
-    INDICATOR_CODES,
-    REGION_VALUES,
-    period_error,
-)
+from services.registry.catalogue import CLASSIFICATIONS, REGION_VALUES
 from services.registry.directory import (
     UnitDirectory,
     UnitQuery,
@@ -21,62 +16,29 @@ from services.registry.directory import (
     sort_key,
 )
 from services.registry.folding import nfc
-from services.registry.problems import (
-    combined,
-    invalid,
-    programme_not_found,
-    unit_not_found,
-    unknown_unit,
-)
-from services.registry.repository import Repositories, RevisionedRepository
+from services.registry.permissions import Loc, require, unknown_unit_reason, where
+from services.registry.problems import invalid, unit_not_found, unknown_unit
+from services.registry.repository import Repositories
 from services.registry.schemas import (
     Classification,
     ClassificationIn,
-    Programme,
-    ProgrammeIn,
-    TargetIn,
-    TargetPlan,
     UnitDetail,
     UnitList,
     UnitSummary,
     VillageIn,
 )
+from shared.audit import note_write
+from shared.auth import Principal
+from shared.auth.principal import Role
 from shared.contracts import CloudEvent
 from shared.http import Problem
 from shared.mongo import Document
 from shared.units import parse_unit_id
-from shared.versioned import Outcome, Written
+from shared.versioned import Outcome
 
 UnitState = dict[str, Any]
-MAX_TARGETS = 20_000
+Periods = list[dict[str, Any]]
 _ATTEMPTS = 20
-
-# The programmes every deployment starts with.
-SEEDED_PROGRAMMES: dict[str, ProgrammeIn] = {
-    "P8": ProgrammeIn(
-        name="Project 8: gender equality and urgent issues for women and children",
-        name_vi="Dự án 8: Thực hiện bình đẳng giới và giải quyết những vấn đề cấp thiết "
-        "đối với phụ nữ và trẻ em",
-        starts_on=date(2021, 1, 1),
-        ends_on=date(2025, 12, 31),
-    ),
-    "SFES": ProgrammeIn(
-        name="Safe, Friendly and Equal Schools",
-        name_vi="Trường học An toàn - Thân thiện - Bình đẳng",
-    ),
-    "CLC": ProgrammeIn(
-        name="Community learning centres",
-        name_vi="Trung tâm học tập cộng đồng",
-    ),
-}
-
-
-def _date(value: object) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return date.fromisoformat(value)
-    raise TypeError(f"unexpected stored date {value!r}")
 
 
 def unit_summary(state: UnitState) -> UnitSummary:
@@ -93,8 +55,8 @@ class UnitService:
     async def load_villages(self) -> None:
         self.directory.put_many(await self._villages.all())
 
-    async def resolve(self, unit_id: str, loc: Sequence[str | int]) -> UnitState:
-        """The unit a body refers to (422 `unknown-unit` when there is none)."""
+    async def known(self, unit_id: str) -> UnitState | None:
+        """The unit with this id, or `None` when there is none."""
         state = self.directory.get(unit_id)
         if state is None:
             ref = parse_unit_id(unit_id)
@@ -104,7 +66,27 @@ class UnitService:
                 if stored is not None:
                     self.directory.put_many([stored])
                     return stored
+        return state
+
+    async def resolve(self, unit_id: str, loc: Sequence[str | int]) -> UnitState:
+        """The unit a body refers to (422 `unknown-unit` when there is none)."""
+        state = await self.known(unit_id)
+        if state is None:
             raise unknown_unit(unit_id, loc)
+        return state
+
+    async def unit_for(
+        self, unit_id: str, caller: Principal, role: Role, loc: Loc | None
+    ) -> UnitState | None:
+        """The unit a request is about, once the caller holds `role` for its province:
+        403 otherwise. An unknown unit (`None`) needs national scope, since its
+        province cannot be determined; the caller then reports it as unknown."""
+        state = await self.known(unit_id)
+        if state is None:
+            require(caller, role, None, unknown_unit_reason(unit_id), loc)
+            return None
+        province = self.directory.province_of(state["id"])
+        require(caller, role, province, f"{unit_id} is {where(province)}.", loc)
         return state
 
     def find(self, query: UnitQuery, cursor: str | None, limit: int) -> UnitList:
@@ -142,14 +124,18 @@ class UnitService:
             raise unit_not_found(unit_id)
         return self.directory.predecessors(unit_id, level)
 
-    async def add_village(self, body: VillageIn) -> tuple[str, bool]:
-        commune = await self.resolve(body.parent_id, ["body", "parent_id"])
+    async def add_village(self, body: VillageIn, caller: Principal) -> tuple[str, bool]:
+        """Add a village under a commune of a province the caller submits for."""
+        loc = ["body", "parent_id"]
+        commune = await self.unit_for(body.parent_id, caller, "submitter", loc)
+        if commune is None:
+            raise unknown_unit(body.parent_id, loc)
         if commune["level"] != "commune":
             raise invalid(
                 "village-parent-not-commune",
                 "A village belongs under a commune",
                 f"{body.parent_id} is a {commune['level']}; villages are added under a commune.",
-                ["body", "parent_id"],
+                loc,
             )
         village_id = f"{commune['id']}.{body.code}"
         state: UnitState = {
@@ -171,29 +157,34 @@ class UnitService:
 
         written = await self._villages.put(village_id, state, events_for)
         self.directory.put_many([{**state, "revision": written.revision}])
+        note_write("village.upserted", village_id, written.revision)
         return village_id, written.outcome == Outcome.CREATED
 
-    async def held_periods(self, unit_id: str, name: str) -> list[dict[str, Any]]:
+    async def held_periods(self, unit_id: str, name: str) -> Periods:
         held = await self._classifications.get(f"{unit_id}/{name}")
         return [] if held is None else list(held["periods"])
 
-    async def put_classification(
-        self, unit_id: str, name: str, body: ClassificationIn
-    ) -> tuple[Classification, Outcome]:
-        unit = self.directory.get(unit_id)
+    async def classified_unit(self, unit_id: str, caller: Principal) -> UnitState:
+        """The unit of a classification path, once the caller may write its province's
+        data (404 when there is no such unit, or it is the nation)."""
+        unit = await self.unit_for(unit_id, caller, "submitter", None)
         if unit is None or unit["level"] == "nation":
             raise unit_not_found(unit_id)
+        return unit
+
+    async def put_classification(
+        self, unit_id: str, name: str, body: ClassificationIn, caller: Principal
+    ) -> tuple[Classification, Outcome]:
+        unit = await self.classified_unit(unit_id, caller)
         period = classification_period(name, body)
         return await self._write_periods(unit, name, lambda held: with_period(held, period))
 
     async def delete_classification(
-        self, unit_id: str, name: str, valid_from: date
+        self, unit_id: str, name: str, valid_from: date, caller: Principal
     ) -> Classification:
-        unit = self.directory.get(unit_id)
-        if unit is None:
-            raise unit_not_found(unit_id)
+        unit = await self.classified_unit(unit_id, caller)
 
-        def without(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def without(held: Periods) -> Periods:
             kept = [p for p in held if p["valid_from"] != valid_from.isoformat()]
             if len(kept) == len(held):
                 raise Problem(
@@ -204,11 +195,15 @@ class UnitService:
                 )
             return kept
 
-        classification, _ = await self._write_periods(unit, name, without)
+        classification, _ = await self._write_periods(unit, name, without, "classification.removed")
         return classification
 
     async def _write_periods(
-        self, unit: UnitState, name: str, change: Any
+        self,
+        unit: UnitState,
+        name: str,
+        change: Callable[[Periods], Periods],
+        action: str = "classification.set",
     ) -> tuple[Classification, Outcome]:
         key = f"{unit['id']}/{name}"
         province = self.directory.province_of(unit["id"])
@@ -218,11 +213,13 @@ class UnitService:
             state = {"unit_id": unit["id"], "name": name, "periods": periods}
             revision = None if held is None else int(held["revision"])
             if held is not None and held["periods"] == periods:
+                note_write(action, key, revision)
                 unchanged = Classification.model_validate({**state, "revision": revision})
                 return unchanged, Outcome.UNCHANGED
             next_revision = 1 if revision is None else revision + 1
             event = events.classification_set(state, next_revision, province)
             if await self._classifications.put_if_at(key, revision, state, [event]):
+                note_write(action, key, next_revision)
                 outcome = Outcome.CREATED if held is None else Outcome.CHANGED
                 return Classification.model_validate({**state, "revision": next_revision}), outcome
         raise Problem(409, "concurrent-write", "Changed concurrently", f"{key} kept changing.")
@@ -287,119 +284,3 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return bool(
         a["valid_from"] <= (b["valid_to"] or far) and b["valid_from"] <= (a["valid_to"] or far)
     )
-
-
-def programme_view(document: Document) -> Programme:
-    return Programme(
-        code=document["_id"],
-        name=document["name"],
-        name_vi=document["name_vi"],
-        starts_on=_date(document.get("starts_on")),
-        ends_on=_date(document.get("ends_on")),
-        revision=document["revision"],
-    )
-
-
-class ProgrammeService:
-    def __init__(self, repositories: Repositories, units: UnitService) -> None:
-        self._programmes: RevisionedRepository = repositories.programmes
-        self._targets: RevisionedRepository = repositories.targets
-        self._units = units
-
-    async def put(self, code: str, body: ProgrammeIn) -> tuple[Programme, bool]:
-        """Create or update a programme; returns it and whether it was created."""
-        state = body.model_dump(mode="json")
-        state["name"], state["name_vi"] = nfc(state["name"]), nfc(state["name_vi"])
-
-        def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.programme_upserted({"code": code, **state}, revision)]
-
-        written: Written = await self._programmes.put(code, state, events_for)
-        return programme_view(written.document), written.outcome == Outcome.CREATED
-
-    async def get(self, code: str) -> Programme:
-        document = await self._programmes.get(code)
-        if document is None:
-            raise programme_not_found(code)
-        return programme_view(document)
-
-    async def exists(self, code: str) -> bool:
-        return await self._programmes.get(code) is not None
-
-    async def all(self) -> list[Programme]:
-        return [programme_view(document) for document in await self._programmes.all()]
-
-    async def seed(self) -> None:
-        for code, body in SEEDED_PROGRAMMES.items():
-            if await self._programmes.get(code) is None:
-                await self.put(code, body)
-
-    async def targets(self, code: str) -> TargetPlan:
-        await self.get(code)
-        document = await self._targets.get(code)
-        if document is None:
-            return TargetPlan(programme=code, targets=[], revision=0)
-        return TargetPlan.model_validate(document)
-
-    async def put_targets(self, code: str, items: Sequence[TargetIn]) -> TargetPlan:
-        """Replace the programme's whole plan."""
-        await self.get(code)
-        if len(items) > MAX_TARGETS:
-            raise invalid(
-                "too-many-targets",
-                "Too many targets",
-                f"A plan holds at most {MAX_TARGETS} targets; {len(items)} were sent.",
-                ["body"],
-            )
-        problems: list[Problem] = []
-        seen: dict[tuple[str, str, str], int] = {}
-        for index, item in enumerate(items):
-            problems.extend(await self._target_problems(index, item, seen))
-        if problems:
-            raise combined(problems)
-        targets = sorted(
-            (item.model_dump() for item in items),
-            key=lambda t: (t["indicator"], t["unit_id"], t["period"]),
-        )
-        state = {"programme": code, "targets": targets}
-
-        def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.target_set(state, revision)]
-
-        written = await self._targets.put(code, state, events_for)
-        return TargetPlan.model_validate({**state, "revision": written.revision})
-
-    async def _target_problems(
-        self, index: int, item: TargetIn, seen: dict[tuple[str, str, str], int]
-    ) -> list[Problem]:
-        problems: list[Problem] = []
-        if item.indicator not in INDICATOR_CODES:
-            problems.append(
-                invalid(
-                    "unknown-indicator",
-                    "Unknown indicator",
-                    f"{item.indicator!r} is not an indicator code of the catalogue.",
-                    ["body", index, "indicator"],
-                )
-            )
-        try:
-            await self._units.resolve(item.unit_id, ["body", index, "unit_id"])
-        except Problem as problem:
-            problems.append(problem)
-        error = period_error(item.period)
-        if error is not None:
-            problems.append(
-                invalid("invalid-period", "Invalid period", error, ["body", index, "period"])
-            )
-        key = (item.indicator, item.unit_id, item.period)
-        if key in seen:
-            problems.append(
-                invalid(
-                    "duplicate-target",
-                    "Duplicate target",
-                    f"Item {index} repeats the indicator, unit and period of item {seen[key]}.",
-                    ["body", index],
-                )
-            )
-        seen.setdefault(key, index)
-        return problems
