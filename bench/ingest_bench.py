@@ -9,6 +9,11 @@ emulation unless `BDG_MONGODB_URL` is set. Then it sends the same batches again
 (nothing changes: the idempotent path) and waits until every `recorded` event is on
 `ACTIVITIES`.
 
+The service verifies tokens against a JWKS served by this script (a signing key made
+for the run, as the registry would publish it): the batches are sent as a Lạng Sơn
+submitter, so every item goes through the province check; the replica's progress is
+read as an administrator.
+
     .venv/bin/python bench/ingest_bench.py --batches 20
 """
 
@@ -24,9 +29,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,7 @@ import nats
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shared.auth import SigningKey, issue_token, public_jwks  # noqa: E402
 from shared.broker import MSG_ID_HEADER  # noqa: E402
 from shared.contracts import (  # noqa: E402
     CLUB_UPSERTED,
@@ -77,6 +86,32 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port}")
+
+
+@contextmanager
+def jwks_server(key: SigningKey) -> Iterator[str]:
+    """Serve the key's JWKS on a local port, as the registry would; yields its URL."""
+    document = json.dumps(public_jwks([key])).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def nats_binary() -> str:
@@ -192,9 +227,11 @@ async def post_batches(
             "/v1/activities:batch", content=body, headers={"Content-Type": "application/json"}
         )
         latencies.append(time.perf_counter() - sent)
+        if response.status_code != 200:
+            raise SystemExit(f"unexpected answer: {response.status_code} {response.text[:500]}")
         summary = response.json()["summary"]
-        if response.status_code != 200 or summary[expect] != summary_total(summary):
-            raise SystemExit(f"unexpected answer: {response.status_code} {summary}")
+        if summary[expect] != summary_total(summary):
+            raise SystemExit(f"unexpected answer: {summary}")
     return time.perf_counter() - started, latencies
 
 
@@ -212,8 +249,12 @@ async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 300.0) ->
         await asyncio.sleep(0.05)
 
 
-async def measure(base: str, nats_url: str, batches: int, size: int) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+async def measure(base: str, nats_url: str, key: SigningKey, batches: int, size: int) -> None:
+    submitter = issue_token(key, "bench-langson", ["submitter"], ["vn63:20", "vn34:20"], 3600)
+    admin = issue_token(key, "bench-admin", ["admin"], ["vn"], 3600)
+    async with httpx.AsyncClient(
+        base_url=base, timeout=120, headers={"Authorization": f"Bearer {submitter}"}
+    ) as client:
 
         async def ready() -> bool:
             return (await client.get("/readyz")).status_code == 200
@@ -221,9 +262,13 @@ async def measure(base: str, nats_url: str, batches: int, size: int) -> None:
         await until(ready)
         last = await publish(nats_url, registry_events())
         status: dict[str, Any] = {}
+        as_admin = {"Authorization": f"Bearer {admin}"}
 
         async def replica_loaded() -> bool:
-            status.update((await client.get("/v1/status")).json())
+            response = await client.get("/v1/status", headers=as_admin)
+            if response.status_code != 200:
+                raise SystemExit(f"status: {response.status_code} {response.text}")
+            status.update(response.json())
             return bool(status["streams"][0]["last_sequence"] >= last)
 
         await until(replica_loaded)
@@ -265,37 +310,45 @@ def run(batches: int, size: int) -> None:
     nats_port, http_port = free_port(), free_port()
     nats_url = f"nats://127.0.0.1:{nats_port}"
     processes: list[subprocess.Popen[bytes]] = []
-    try:
-        nats_args = ["-js", "-sd", str(work / "js"), "-a", "127.0.0.1", "-p", str(nats_port)]
-        processes.append(
-            subprocess.Popen(
-                [nats_binary(), *nats_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    key = SigningKey.generate()
+    with jwks_server(key) as jwks_url:
+        try:
+            nats_args = ["-js", "-sd", str(work / "js"), "-a", "127.0.0.1", "-p", str(nats_port)]
+            processes.append(
+                subprocess.Popen(
+                    [nats_binary(), *nats_args],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             )
-        )
-        wait_for_port(nats_port)
-        env = {
-            **os.environ,
-            "BDG_NATS_URL": nats_url,
-            "BDG_EVENTS_PORT": str(http_port),
-            "BDG_EVENTS_DATABASE": f"bench_events_{uuid.uuid4().hex[:8]}",
-            "BDG_LOG_LEVEL": "WARNING",
-        }
-        service = [sys.executable, "-m", "services.events"]
-        processes.append(
-            subprocess.Popen(
-                service, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            wait_for_port(nats_port)
+            env = {
+                **os.environ,
+                "BDG_NATS_URL": nats_url,
+                "BDG_EVENTS_PORT": str(http_port),
+                "BDG_EVENTS_DATABASE": f"bench_events_{uuid.uuid4().hex[:8]}",
+                "BDG_JWKS_URL": jwks_url,
+                # One client posting batches as fast as it can is the point here.
+                "BDG_RATE_LIMIT_PER_SECOND": "1000000",
+                "BDG_RATE_LIMIT_BURST": "1000000",
+                "BDG_LOG_LEVEL": "WARNING",
+            }
+            service = [sys.executable, "-m", "services.events"]
+            processes.append(
+                subprocess.Popen(
+                    service, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
             )
-        )
-        wait_for_port(http_port)
-        asyncio.run(measure(f"http://127.0.0.1:{http_port}", nats_url, batches, size))
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(work, ignore_errors=True)
+            wait_for_port(http_port)
+            asyncio.run(measure(f"http://127.0.0.1:{http_port}", nats_url, key, batches, size))
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:

@@ -23,13 +23,14 @@ from services.events.schemas import (
 )
 from services.events.service import ActivityService, activity_types
 from services.events.templates import template_xlsx
-from shared.auth.http import current_principal
+from shared.auth.http import Caller, current_principal, require_admin
 from shared.contracts import ACTIVITY_TYPES, Activity
 from shared.http import Problem
 from shared.runtime import ServiceRuntime
 from shared.status import ServiceStatus, service_status
 
-# Every `/v1` route needs a valid access token (401 otherwise).
+# Every `/v1` route needs a valid access token (401 otherwise); what each client may
+# write and read is decided per province by the use cases (403 otherwise).
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
 ActivityTypeName = Literal[
@@ -45,6 +46,10 @@ ActivityTypeName = Literal[
 assert set(ActivityTypeName.__args__) == set(ACTIVITY_TYPES)  # type: ignore[attr-defined]
 STATUSES = ("active", "pending_reference", "rejected", "voided")
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The client lacks the role for this province", **_PROBLEM}
+}
+ActivityId = Annotated[str, Path(max_length=100, description="The activity's id")]
 _ITEM_SCHEMA = {
     "type": "object",
     "description": "An activity body (see GET /v1/activity-types) plus source_system and "
@@ -104,6 +109,7 @@ def _too_large(what: str, limit: int) -> Problem:
     summary="Record or revise one activity",
     responses={
         201: {"model": ActivityWritten, "description": "Created (version 1)"},
+        **_FORBIDDEN,
         409: {"description": "The activity is voided", **_PROBLEM},
         422: {"description": "Invalid activity", **_PROBLEM},
     },
@@ -114,10 +120,12 @@ async def put_activity(
     activity: Annotated[Activity, Body()],
     response: Response,
     app: EventsDep,
+    caller: Caller,
 ) -> ActivityWritten:
     """New → 201 with version 1; the same body again → 200, same version, no event;
-    a changed body → 200 with version + 1 and a `revised` event."""
-    written, created = await app.activities.put(source_system, external_id, activity)
+    a changed body → 200 with version + 1 and a `revised` event. Needs `submitter`
+    for the province of the activity's unit (and of the stored activity)."""
+    written, created = await app.activities.put(caller, source_system, external_id, activity)
     response.status_code = 201 if created else 200
     return written
 
@@ -141,15 +149,17 @@ async def put_activity(
     },
     responses={
         400: {"description": "The body is not a JSON array or NDJSON", **_PROBLEM},
+        403: {"description": "The client has no submitter role at all", **_PROBLEM},
         413: {"description": f"More than {MAX_BATCH_ITEMS} items", **_PROBLEM},
     },
 )
-async def batch(request: Request, app: EventsDep) -> BatchResult:
+async def batch(request: Request, app: EventsDep, caller: Caller) -> BatchResult:
     """Each item is checked and written on its own terms: a rejected item (with
-    field-level `errors`) never blocks the others. Items with the same key apply in
-    order, as the same `PUT`s one after another would."""
+    field-level `errors` and its `problem`) never blocks the others; an item in a
+    province the client may not submit for is rejected as `forbidden`. Items with the
+    same key apply in order, as the same `PUT`s one after another would."""
     raw = await _read_limited(request, app.settings.batch_max_bytes, "A batch")
-    return await app.activities.batch(raw, request.headers.get("content-type", ""))
+    return await app.activities.batch(caller, raw, request.headers.get("content-type", ""))
 
 
 @router.delete(
@@ -157,34 +167,44 @@ async def batch(request: Request, app: EventsDep) -> BatchResult:
     response_model=ActivityWritten,
     tags=["activities"],
     summary="Void an activity",
-    responses={404: {"description": "Unknown activity", **_PROBLEM}},
+    responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
 )
-async def void_activity(activity_id: str, body: VoidIn, app: EventsDep) -> ActivityWritten:
+async def void_activity(
+    activity_id: ActivityId, body: VoidIn, app: EventsDep, caller: Caller
+) -> ActivityWritten:
     """The activity stops counting everywhere (`voided` event, version + 1). Voiding
-    it again answers 200 with the same version and publishes nothing."""
-    return await app.activities.void(activity_id, body.reason)
+    it again answers 200 with the same version and publishes nothing. Needs
+    `submitter` for the activity's province."""
+    return await app.activities.void(caller, activity_id, body.reason)
 
 
 @router.get(
     "/activities/{activity_id}",
     response_model=ActivityDetail,
     tags=["activities"],
-    responses={404: {"description": "Unknown activity", **_PROBLEM}},
+    responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
 )
-async def get_activity(activity_id: str, app: EventsDep) -> ActivityDetail:
-    """One activity with every version it went through."""
-    return await app.activities.get(activity_id)
+async def get_activity(activity_id: ActivityId, app: EventsDep, caller: Caller) -> ActivityDetail:
+    """One activity with every version it went through (`viewer` of its province)."""
+    return await app.activities.get(caller, activity_id)
 
 
-@router.get("/activities", response_model=ActivityList, tags=["activities"])
+@router.get(
+    "/activities",
+    response_model=ActivityList,
+    tags=["activities"],
+    responses={**_FORBIDDEN, 422: {"description": "Invalid filter", **_PROBLEM}},
+)
 async def list_activities(
     app: EventsDep,
+    caller: Caller,
     unit_id: Annotated[
-        str | None, Query(description="This unit and every unit below it; `vn` for all")
+        str | None,
+        Query(max_length=200, description="This unit and every unit below it; `vn` for all"),
     ] = None,
     type: ActivityTypeName | None = None,
-    programme: str | None = None,
-    source_system: str | None = None,
+    programme: Annotated[str | None, Query(max_length=20)] = None,
+    source_system: Annotated[str | None, Query(max_length=64)] = None,
     started_from: Annotated[
         date | None, Query(alias="from", description="Started on or after")
     ] = None,
@@ -194,16 +214,19 @@ async def list_activities(
     status: Annotated[
         str | None,
         Query(
+            max_length=200,
             description="Comma list of active, pending_reference, rejected, voided, or `all`; "
-            "default: all but voided"
+            "default: all but voided",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ActivityList:
-    """Ordered by `started_on`, then id."""
+    """Ordered by `started_on`, then id. With a unit: `viewer` of its province; without
+    one (or `vn`): the activities of the client's provinces, all with national scope."""
     statuses = _statuses(status)
     return await app.activities.list_activities(
+        caller,
         unit_id=unit_id,
         type=type,
         programme=programme,
@@ -268,17 +291,22 @@ async def list_activity_types() -> list[ActivityType]:
             }
         }
     },
-    responses={413: {"description": "File too large", **_PROBLEM}},
+    responses={
+        403: {"description": "The client has no submitter role at all", **_PROBLEM},
+        413: {"description": "File too large", **_PROBLEM},
+    },
 )
 async def import_activities(
     request: Request,
     app: EventsDep,
+    caller: Caller,
     type: Annotated[
         ActivityTypeName | None,
         Query(description="Type of rows without a “Loại hoạt động” column"),
     ] = None,
 ) -> ImportResult:
-    """One result per row; idempotent by the `source_system` and `external_id` columns."""
+    """One result per row; idempotent by the `source_system` and `external_id` columns.
+    A row in a province the client may not submit for is rejected as `forbidden`."""
     limit = app.settings.import_max_bytes
     content_type = request.headers.get("content-type", "")
     filename: str | None = None
@@ -287,7 +315,7 @@ async def import_activities(
     else:
         data = await _read_limited(request, limit, "An upload")
     return await app.activities.import_file(
-        data, filename=filename, content_type=content_type, activity_type=type
+        caller, data, filename=filename, content_type=content_type, activity_type=type
     )
 
 
@@ -328,7 +356,13 @@ async def import_template(activity_type: ActivityTypeName) -> Response:
     )
 
 
-@router.get("/status", response_model=ServiceStatus, tags=["operations"])
-async def status(app: EventsDep) -> ServiceStatus:
-    """How far the registry replica has applied `REGISTRY`."""
+@router.get(
+    "/status",
+    response_model=ServiceStatus,
+    tags=["operations"],
+    responses={403: {"description": "Not an admin", **_PROBLEM}},
+)
+async def status(app: EventsDep, caller: Caller) -> ServiceStatus:
+    """How far the registry replica has applied `REGISTRY` (admins only)."""
+    require_admin(caller)
     return await service_status(app.runtime)

@@ -1,6 +1,8 @@
 """Writing activities, one or a thousand at a time, with the same rules.
 
-Items are validated against the in-memory registry replica, then grouped by key
+Items are checked against the caller's rights (`access.py`: submitter for the
+province of the activity's unit, and of the stored activity when the key exists),
+validated against the in-memory registry replica, then grouped by key
 (several items with the same key in one batch apply in order, as the same `PUT`s
 sent one after another would). Every key is first assumed new and the whole batch
 is inserted with one `insert_many`; the keys that turn out to exist are read with
@@ -17,6 +19,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from services.events.access import FORBIDDEN, activity_province, authorizable, refusal
 from services.events.items import Incoming, body_of
 from services.events.replica import RegistryReplica
 from services.events.repository import ActivityRepository
@@ -28,7 +31,9 @@ from services.events.transitions import (
     storage_key,
 )
 from services.events.validation import FieldError, Verdict, field_error, validate
+from shared.auth import Principal
 from shared.contracts.activities import ActivityBase
+from shared.http import Problem
 from shared.mongo import Document
 
 _MAX_ATTEMPTS = 10
@@ -49,6 +54,8 @@ def utc_now() -> datetime:
 class ItemOutcome:
     index: int
     status: str
+    # The natural key as stored, `<source_system>/<external_id>`, of a written item.
+    key: str | None = None
     id: str | None = None
     version: int | None = None
     activity_status: str | None = None
@@ -81,10 +88,21 @@ def _written(index: int, outcome: Outcome, document: Document) -> ItemOutcome:
     return ItemOutcome(
         index=index,
         status=outcome.value,
+        key=storage_key(document["source_system"], document["external_id"]),
         id=document["id"],
         version=document["version"],
         activity_status=document["status"],
         pending_on=list(document.get("pending_on") or []),
+    )
+
+
+def _forbidden(index: int, loc: list[str | int], problem: Problem, about: str = "") -> ItemOutcome:
+    return ItemOutcome(
+        index,
+        "rejected",
+        errors=[field_error(loc, about + problem.detail)],
+        kind=FORBIDDEN,
+        extensions=dict(problem.extensions),
     )
 
 
@@ -134,8 +152,12 @@ class Ingestion:
     def check(self, activity: ActivityBase) -> Verdict:
         return validate(activity, self._replica.cache, self._today())
 
-    async def ingest(self, items: Sequence[Incoming]) -> list[ItemOutcome]:
-        """Validate and write items; one outcome per item, in the items' order."""
+    async def ingest(self, items: Sequence[Incoming], caller: Principal) -> list[ItemOutcome]:
+        """Check rights, validate and write items; one outcome per item, in order.
+
+        An item the caller may not submit is rejected (`forbidden`) before anything
+        of it is written; the others go on.
+        """
         outcomes: dict[int, ItemOutcome] = {}
         checked: list[_Valid] = []
         for incoming in items:
@@ -155,6 +177,13 @@ class Ingestion:
                     item.verdict = self.check(item.activity)
         valid: list[_Valid] = []
         for item in checked:
+            unit_id = item.activity.unit_id
+            if authorizable(unit_id):
+                province = self._replica.cache.province_of(unit_id)
+                problem = refusal(caller, "submitter", province)
+                if problem is not None:
+                    outcomes[item.index] = _forbidden(item.index, ["unit_id"], problem)
+                    continue
             verdict = item.verdict
             if not verdict.errors:
                 valid.append(item)
@@ -174,13 +203,29 @@ class Ingestion:
                 kind=verdict.kind,
                 extensions=extensions,
             )
-        for outcome in await self._write(valid):
+        for outcome in await self._write(valid, caller):
             outcomes[outcome.index] = outcome
         for outcome in outcomes.values():
             ITEMS.labels(outcome.status).inc()
         return [outcomes[incoming.index] for incoming in items]
 
-    async def _write(self, items: Sequence[_Valid]) -> list[ItemOutcome]:
+    def _stored_refusal(
+        self, current: Document | None, items: Sequence[_Valid], caller: Principal
+    ) -> list[ItemOutcome]:
+        """Rejections for a key stored in a province the caller may not submit for."""
+        if current is None:
+            return []
+        province = activity_province(self._replica.cache, current)
+        problem = refusal(caller, "submitter", province)
+        if problem is None:
+            return []
+        about = (
+            f"activity {current['id']} ({current['_id']}) is stored in "
+            f"{'province ' + province if province else 'no known province'}: "
+        )
+        return [_forbidden(item.index, [], problem, about) for item in items]
+
+    async def _write(self, items: Sequence[_Valid], caller: Principal) -> list[ItemOutcome]:
         groups: dict[str, list[_Valid]] = {}
         for item in items:
             groups.setdefault(storage_key(*item.key), []).append(item)
@@ -202,8 +247,17 @@ class Ingestion:
             if not retry:
                 break
             found = await self._activities.current_many(sorted(retry))
-            currents.update({key: found.get(key) for key in retry})
-            todo = retry
+            todo = set()
+            for key in retry:
+                # The key exists: it may only be changed with rights on where it is stored.
+                refused = self._stored_refusal(found.get(key), groups[key], caller)
+                if refused:
+                    results.extend(refused)
+                    continue
+                currents[key] = found.get(key)
+                todo.add(key)
+            if not todo:
+                break
         else:
             for key in todo:
                 results.extend(

@@ -85,7 +85,9 @@ def parse_item(index: int, raw: Any) -> Incoming:
     errors: list[FieldError] = []
     key: tuple[str, str] | None = None
     try:
-        parsed_key = ItemKey.model_validate(raw)
+        parsed_key = ItemKey.model_validate(
+            {name: raw[name] for name in _KEY_FIELDS if name in raw}
+        )
         key = (parsed_key.source_system, parsed_key.external_id)
     except ValidationError as exc:
         errors.extend(errors_of(exc))

@@ -55,6 +55,7 @@ def create_app(
         service = ActivityService(
             ingestion,
             activities,
+            replica.cache,
             wake=runtime.wake_relay,
             now=utc_now,
             import_max_rows=settings.import_max_rows,

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from shared.mongo import Document
-from shared.units import UnitIndex, UnitNode, edition_of
+from shared.units import UnitIndex, UnitNode, edition_of, parse_unit_id
 
 UNIT, CLUB, SITE, PROGRAMME = "unit", "club", "site", "programme"
 
@@ -134,6 +134,21 @@ class ReferenceCache:
         if kind == SITE:
             return ref_id in self.sites
         return ref_id in self.programmes
+
+    def province_of(self, unit_id: str) -> str | None:
+        """The province a unit lies in, as far as the replica knows.
+
+        A village the replica has not seen yet lies where its commune lies (its id
+        names the commune: `vn63:06433.T05`); any other unknown unit, or one whose
+        chain to its province is incomplete, gives `None`.
+        """
+        if unit_id in self.units:
+            return self.units.province_of(unit_id)
+        ref = parse_unit_id(unit_id)
+        if ref is None or ref.village is None:
+            return None
+        commune_id = unit_id.rsplit(".", 1)[0]
+        return self.units.province_of(commune_id) if commune_id in self.units else None
 
     def unit_name(self, unit_id: str) -> str | None:
         node = self.units.get(unit_id)

@@ -40,6 +40,8 @@ _ORDER = [("activity.started_on", ASCENDING), ("_id", ASCENDING)]
 @dataclass(frozen=True)
 class ActivityQuery:
     lineage: str | None = None
+    # Only activities of these provinces (`None`: any, including those not placed yet).
+    provinces: tuple[str, ...] | None = None
     type: str | None = None
     programme: str | None = None
     source_system: str | None = None
@@ -59,6 +61,8 @@ class ActivityQuery:
         ):
             if value is not None:
                 clauses.append({name: value})
+        if self.provinces is not None:
+            clauses.append({"province_id": {"$in": list(self.provinces)}})
         dates: Document = {}
         if self.started_from is not None:
             dates["$gte"] = self.started_from
@@ -120,6 +124,8 @@ class ActivityRepository:
         await self._collection.create_index("id")
         for keys in (
             [("lineage", ASCENDING), *_ORDER],
+            # Lists of a client without national scope: its provinces only.
+            [("province_id", ASCENDING), *_ORDER],
             [("status", ASCENDING), ("pending_on", ASCENDING)],
             [("status", ASCENDING), ("pending_since", ASCENDING)],
             [("source_system", ASCENDING), *_ORDER],

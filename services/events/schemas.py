@@ -33,9 +33,10 @@ class FieldError(BaseModel):
 
 
 class ItemKey(BaseModel):
-    """The natural key every batch item and import row carries."""
+    """The natural key every batch item and import row carries (validated on its own:
+    the rest of the item is the activity body, which refuses unknown fields)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     source_system: SourceSystem = Field(description="The province's system, e.g. `langson-p8`")
     external_id: ExternalId = Field(description="The record's id in that system")
@@ -58,6 +59,20 @@ class VoidIn(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+class ItemProblem(BaseModel):
+    """Why an item was rejected, as the problem a single `PUT` of it would answer."""
+
+    type: str = Field(description="Problem type URL, e.g. `…/problems/forbidden`")
+    title: str
+    status: int = Field(description="The HTTP status a single `PUT` would have had (403, 409, 422)")
+    required_role: str | None = Field(
+        default=None, description="For `forbidden`: the role the item needed"
+    )
+    required_province: str | None = Field(
+        default=None, description="For `forbidden`: the province it needed it for (`vn`: national)"
+    )
+
+
 class ItemResult(BaseModel):
     index: int = Field(description="Position of the item in the batch, from 0")
     status: ItemStatus
@@ -66,6 +81,7 @@ class ItemResult(BaseModel):
     activity_status: ActivityStatus | None = None
     pending_on: list[str] | None = None
     errors: list[FieldError] | None = None
+    problem: ItemProblem | None = None
 
 
 class Summary(BaseModel):
@@ -140,6 +156,7 @@ class RowResult(BaseModel):
     activity_status: ActivityStatus | None = None
     pending_on: list[str] | None = None
     errors: list[FieldError] | None = None
+    problem: ItemProblem | None = None
 
 
 class ImportResult(BaseModel):

@@ -152,6 +152,8 @@ def _check_unit(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict) 
         return
     if unit_id not in refs.units:
         verdict.missing.append(reference_key(UNIT, unit_id))
+        # A village not seen yet still lies in its commune's province.
+        verdict.province_id = refs.province_of(unit_id)
         return
     lineage = refs.units.lineage(unit_id)
     unknown = [ancestor for ancestor in lineage[1:] if ancestor not in refs.units]
