@@ -277,7 +277,8 @@ class ActivityService:
         cursor: str | None,
     ) -> ActivityList:
         query = ActivityQuery(
-            lineage=unit_id,
+            # `vn` is everything, including activities whose unit is not placed yet.
+            lineage=None if unit_id == NATION_ID else unit_id,
             provinces=self._visible_provinces(caller, unit_id),
             type=type,
             programme=programme,

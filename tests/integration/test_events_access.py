@@ -279,6 +279,8 @@ async def test_viewers_read_their_provinces_and_national_scope_reads_all(events:
         "R-LS-34": communication_session(unit_id="vn34:06415", **AFTER_REFORM),
         "R-HG": communication_session(**HAGIANG),
         "R-NOWHERE": communication_session(unit_id="vn63:99999"),
+        # Pending until the village is registered, but already in Lạng Sơn.
+        "R-VILLAGE": communication_session(unit_id="vn63:06433.T05"),
     }.items():
         response = await events.admin.put(f"/v1/activities/langson-p8/{key}", json=body)
         assert response.status_code == 201
@@ -292,11 +294,18 @@ async def test_viewers_read_their_provinces_and_national_scope_reads_all(events:
         nowhere = await viewer.get(f"/v1/activities/{written['R-NOWHERE']}")
         assert problem_of(nowhere, 403, "forbidden")["required_province"] == "vn"
 
-        assert await ids_in(viewer) == ["R-LS", "R-LS-34"]
-        assert await ids_in(viewer, unit_id="vn") == ["R-LS", "R-LS-34"]
+        village = await viewer.get(f"/v1/activities/{written['R-VILLAGE']}")
+        assert (village.status_code, village.json()["status"]) == (200, "pending_reference")
+        assert await ids_in(viewer) == ["R-LS", "R-VILLAGE", "R-LS-34"]
+        assert await ids_in(viewer, unit_id="vn") == ["R-LS", "R-VILLAGE", "R-LS-34"]
         assert await ids_in(viewer, unit_id="vn63:186") == ["R-LS"]
         assert await ids_in(viewer, unit_id="vn34:20") == ["R-LS-34"]
-        assert await ids_in(viewer, source_system="langson-p8") == ["R-LS", "R-LS-34"]
+        assert await ids_in(viewer, unit_id="vn63:06433.T05") == ["R-VILLAGE"]
+        assert await ids_in(viewer, source_system="langson-p8") == [
+            "R-LS",
+            "R-VILLAGE",
+            "R-LS-34",
+        ]
         hagiang = await viewer.get("/v1/activities", params={"unit_id": "vn63:032"})
         assert problem_of(hagiang, 403, "forbidden")["required_province"] == "vn63:02"
         unknown = await viewer.get("/v1/activities", params={"unit_id": "vn63:99999"})
@@ -323,12 +332,13 @@ async def test_viewers_read_their_provinces_and_national_scope_reads_all(events:
         )
         problem_of(await viewer.get("/v1/audit"), 403, "forbidden")
 
-    everything = ["R-LS", "R-HG", "R-NOWHERE", "R-LS-34"]
+    everything = ["R-LS", "R-HG", "R-NOWHERE", "R-VILLAGE", "R-LS-34"]
     async with client_of(events.app, national_viewer()) as board:
         assert sorted(await ids_in(board)) == sorted(everything)
         assert (await board.get(f"/v1/activities/{written['R-HG']}")).status_code == 200
         problem_of(await board.get("/v1/status"), 403, "forbidden")
     assert sorted(await ids_in(events.admin)) == sorted(everything)
+    assert sorted(await ids_in(events.admin, unit_id="vn")) == sorted(everything)
     assert await ids_in(events.admin, unit_id="vn63:02") == ["R-HG"]
     assert (await events.admin.get("/v1/status")).status_code == 200
     assert await all_stored(events.admin) == [f"langson-p8/{key}" for key in sorted(everything)]
