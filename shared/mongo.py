@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -62,5 +63,29 @@ class MongoHandle:
 def _emulated_client() -> AsyncMongoClient[Document]:
     from pymongo_async_mock import AsyncMongoMockClient
 
+    _install_bulk_update_shim()
+
     client: AsyncMongoClient[Document] = AsyncMongoMockClient(tz_aware=True)
     return client
+
+
+def _install_bulk_update_shim() -> None:
+    """Install once the emulation's bulk-update adapter under the name it checks for.
+
+    pymongo-async-mock 0.1.3 wraps mongomock's `add_update` again for every new
+    collection: its guard looks for the name `add_update_compat`, which
+    `functools.wraps` replaces, so the wrappers pile up until, after some hundreds
+    of collections in one process, a bulk update exceeds the recursion limit.
+    """
+    from mongomock.collection import BulkOperationBuilder
+
+    original: Callable[..., Any] = BulkOperationBuilder.add_update
+    if getattr(original, "__name__", "") == "add_update_compat":
+        return
+
+    def add_update_compat(*args: Any, **kwargs: Any) -> Any:
+        # PyMongo's bulk updates accept `sort`; mongomock's do not.
+        kwargs.pop("sort", None)
+        return original(*args, **kwargs)
+
+    BulkOperationBuilder.add_update = add_update_compat  # type: ignore[method-assign]
