@@ -177,11 +177,21 @@ def read_csv(data: bytes) -> Iterator[Row]:
             "File is not UTF-8",
             f"The CSV file is not UTF-8 ({exc}); save it as “CSV UTF-8”.",
         ) from exc
-    first_line = text.split("\n", 1)[0]
+    first_line = text.splitlines()[0] if text else ""
     delimiter = max(",;\t", key=first_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader, [])
-    return _rows(list(header), ((number, list(cells)) for number, cells in enumerate(reader, 2)))
+    # `newline=""`: the csv module handles CR, LF and CRLF itself, also inside quotes.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise Problem(
+            422,
+            "import-unreadable",
+            "Unreadable file",
+            f"The CSV file cannot be read: line {reader.line_num}: {exc}.",
+        ) from exc
+    header = records[0] if records else []
+    return _rows(list(header), ((number, cells) for number, cells in enumerate(records[1:], 2)))
 
 
 def read_xlsx(data: bytes) -> tuple[str, Iterator[Row]]:

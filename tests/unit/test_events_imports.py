@@ -128,3 +128,23 @@ def test_an_empty_workbook_has_no_header() -> None:
     with pytest.raises(Problem) as raised:
         list(read_xlsx(output.getvalue())[1])
     assert raised.value.kind == "import-no-header"
+
+
+def test_csv_lines_may_end_in_cr_lf_or_crlf() -> None:
+    for newline in ("\r", "\n", "\r\n"):
+        text = CSV_ROWS.replace("\n", newline)
+        rows = list(read_csv(text.encode()))
+        assert [row.values.get("external_id") for row in rows] == ["HL-1", "HL-2"], newline
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"9\r\x0e", "import-unknown-columns"),
+        (b"M\xc3\xa3 b\xe1\xba\xa3n ghi\n" + b"x" * 200_000 + b"\n", "import-unreadable"),
+    ],
+)
+def test_a_csv_the_reader_chokes_on_is_a_422_not_a_crash(data: bytes, kind: str) -> None:
+    with pytest.raises(Problem) as raised:
+        list(read_csv(data))
+    assert (raised.value.status, raised.value.kind) == (422, kind)
