@@ -233,7 +233,7 @@ async def reference_status(reg: RegistryDep, caller: Caller) -> ReferenceStatus:
         prepared_seconds=status.prepared_seconds,
         published_seconds=status.published_seconds,
         fingerprint=status.fingerprint,
-        dropped_links=status.dropped_links,
+        dropped_links=[list(link) for link in status.dropped_links],
     )
 
 

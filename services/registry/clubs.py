@@ -122,7 +122,7 @@ class RegisterService:
         self, source_system: str, external_id: str, body: SiteIn, caller: Principal
     ) -> Stored:
         prepared = await self.prepare_site(source_system, external_id, body, ["body"], caller)
-        for problem in (await self.held_elsewhere("site", [prepared], caller)).values():
+        for problem in (await self.held_elsewhere("site", [prepared], caller, ["body"])).values():
             raise problem
         return await self.write_site(prepared)
 
@@ -134,7 +134,7 @@ class RegisterService:
         return _noted("site.upserted", prepared, written.outcome, written.revision)
 
     async def held_elsewhere(
-        self, register: Register, prepared: Sequence[Prepared], caller: Principal
+        self, register: Register, prepared: Sequence[Prepared], caller: Principal, loc: Loc
     ) -> dict[str, Problem]:
         """403s for records stored under a province the caller may not write for: a
         natural key is not the province's own, so moving a record out of a province
@@ -154,7 +154,7 @@ class RegisterService:
                     "submitter",
                     province,
                     f"The {register} {natural} is registered in {where(province)}.",
-                    ["unit_id"],
+                    [*loc, "unit_id"],
                 )
         return refused
 
@@ -278,7 +278,7 @@ class RegisterService:
         self, source_system: str, external_id: str, body: ClubIn, caller: Principal
     ) -> Stored:
         prepared = await self.prepare_club(source_system, external_id, body, ["body"], caller)
-        for problem in (await self.held_elsewhere("club", [prepared], caller)).values():
+        for problem in (await self.held_elsewhere("club", [prepared], caller, ["body"])).values():
             raise problem
         return await self.write_club(prepared)
 

@@ -152,7 +152,7 @@ class ImportService:
     ) -> None:
         checked = [row for row in rows if row.prepared is not None and row.result is None]
         prepared = [row.prepared for row in checked if row.prepared is not None]
-        refused = await self._registers.held_elsewhere(register, prepared, caller)
+        refused = await self._registers.held_elsewhere(register, prepared, caller, [])
         for row in checked:
             if row.prepared is not None and row.prepared.key in refused:
                 row.reject(refused[row.prepared.key])

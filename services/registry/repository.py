@@ -45,8 +45,8 @@ _HIDE_OUTBOX = {OUTBOX_FIELD: 0}
 # Secondary indexes for a real server; the emulation scans anyway.
 _INDEXES: dict[str, tuple[str, ...]] = {
     CLASSIFICATIONS: ("unit_id",),
-    SITES: ("unit_id",),
-    CLUBS: ("unit_id", "programme"),
+    SITES: ("unit_id", "province_id"),
+    CLUBS: ("unit_id", "province_id", "programme"),
     MEMBERS: ("club_id",),
 }
 

@@ -151,8 +151,9 @@ class ReferenceStatus(BaseModel):
     prepared_seconds: float
     published_seconds: float | None
     fingerprint: str = Field(description="SHA-256 of the package's two data files")
-    dropped_links: list[tuple[str, str]] = Field(
-        description="Crosswalk links left out as name-collision artefacts (old, new code)"
+    # Pairs as two-item arrays: OpenAPI 3.1 tools disagree on how tuples are described.
+    dropped_links: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        description="Crosswalk links left out as name-collision artefacts: [old, new code]"
     )
 
 

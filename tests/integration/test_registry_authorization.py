@@ -90,6 +90,8 @@ async def test_lang_son_submitter_cannot_write_ha_giang_data(
             # Hà Giang's club, under its natural key, moved into Lạng Sơn: refused too.
             moved = await ls.put(f"/v1/clubs/{SOURCE}/HG-CLUB", json=club(VAN_NHAM))
             assert refused(moved, HA_GIANG)
+            assert moved.json()["errors"][0]["loc"] == ["body", "unit_id"]
+            assert "registered in province vn63:02" in moved.json()["detail"]
             moved_site = await ls.put(f"/v1/sites/{SOURCE}/HG-SITE", json=site(VAN_NHAM))
             assert refused(moved_site, HA_GIANG)
             assert refused(await ls.put(f"/v1/clubs/{hg_club}/members/X1", json=MEMBER), HA_GIANG)
@@ -247,6 +249,8 @@ async def test_imports_reject_rows_of_other_provinces(
                 "/v1/imports/classifications", params={"partial": "true"}, content=classes.encode()
             )
             assert [r["status"] for r in classified.json()["results"]] == ["rejected", "created"]
+            removed = await ls.delete(f"/v1/units/{VAN_NHAM}/classifications/region/2021-01-01")
+            assert removed.json()["periods"] == []
             audited = [
                 (e["action"], e["key"], e["version"])
                 for e in await audit_of(admin, lang_son.client_id)
@@ -254,6 +258,7 @@ async def test_imports_reject_rows_of_other_provinces(
             assert audited == [
                 ("site.upserted", f"{SOURCE}/IMP-1", 1),
                 ("classification.set", f"{VAN_NHAM}/region", 1),
+                ("classification.removed", f"{VAN_NHAM}/region", 2),
             ]
         assert (await admin.get(f"/v1/sites/{site_id_of(SOURCE, 'IMP-2')}")).status_code == 404
         assert (await admin.get(f"/v1/sites/{site_id_of(SOURCE, 'HG-SITE')}")).json()[
