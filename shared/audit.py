@@ -77,11 +77,13 @@ def install_audit(app: FastAPI, repository: Callable[[Request], AuditRepository]
             return response
         now = datetime.now(UTC)
         entries = trail or [{"action": f"{request.method} {request.url.path}", "key": None}]
+        request_id = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}"
         await repository(request).add(
             [
                 {
-                    # Time-ordered ids, so `since` and the cursor agree.
-                    "_id": f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}",
+                    # Time-ordered ids, so `since` and the cursor agree; within one
+                    # request, in the order the writes were noted.
+                    "_id": f"{request_id}-{position:06d}",
                     "at": now,
                     "client_id": principal.client_id,
                     "method": request.method,
@@ -89,7 +91,7 @@ def install_audit(app: FastAPI, repository: Callable[[Request], AuditRepository]
                     "status": response.status_code,
                     **entry,
                 }
-                for entry in entries
+                for position, entry in enumerate(entries)
             ]
         )
         return response
