@@ -105,8 +105,9 @@ class TokenVerifier:
     """Verifies tokens offline against cached public keys.
 
     The JWKS is fetched when a token names a key id not in the cache (at most once per
-    `min_refresh_seconds`), so a rotated-in key is picked up on its first use and keys
-    still in the JWKS keep verifying the tokens they signed until those expire.
+    `min_refresh_seconds`; a request arriving sooner waits for that moment), so a
+    rotated-in key is picked up on its first use and keys still in the JWKS keep
+    verifying the tokens they signed until those expire.
     """
 
     def __init__(self, source: JwksSource, min_refresh_seconds: float = 2.0) -> None:
@@ -131,7 +132,12 @@ class TokenVerifier:
         if key is not None:
             return key
         async with self._lock:
-            if kid not in self._keys and time.monotonic() - self._last_refresh >= self._min_refresh:
+            if kid not in self._keys:
+                # At most one fetch per `min_refresh_seconds`: a token of a key rotated
+                # in just after a fetch waits for the next one rather than failing.
+                wait = self._min_refresh - (time.monotonic() - self._last_refresh)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 try:
                     await self.refresh()
                 except Exception as exc:

@@ -106,3 +106,18 @@ def test_rate_limiter_allows_a_burst_then_says_when_to_retry() -> None:
     assert limiter.retry_after("c", now=100.0) == pytest.approx(0.5)
     assert limiter.retry_after("other", now=100.0) == 0, "limits are per client"
     assert limiter.retry_after("c", now=101.0) == 0
+
+
+async def test_a_key_rotated_in_just_after_a_fetch_is_accepted_not_refused() -> None:
+    old = SigningKey.generate()
+    jwks = Jwks([old])
+    verifier = TokenVerifier(jwks, min_refresh_seconds=0.3)
+    await verifier.verify(issue_token(old, "c", ["viewer"], ["vn34:20"], 900))  # fetches
+
+    new = SigningKey.generate()
+    jwks.keys = [new, old]
+    started = time.monotonic()
+    principal = await verifier.verify(issue_token(new, "c", ["viewer"], ["vn34:20"], 900))
+    assert principal.client_id == "c"
+    assert time.monotonic() - started < 1.0
+    assert jwks.fetches == 2, "one fetch per interval, even for a new key"
