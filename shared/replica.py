@@ -8,7 +8,7 @@ revision not above the one held and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,9 +19,16 @@ from shared.versioned import REVISION_FIELD
 
 
 async def apply_latest(
-    collection: AsyncCollection[Document], documents: Sequence[Document]
+    collection: AsyncCollection[Document],
+    documents: Sequence[Document],
+    held: Mapping[Any, int] | None = None,
 ) -> list[Document]:
-    """Keep, per `_id`, the document with the highest `revision`; return those that changed."""
+    """Keep, per `_id`, the document with the highest `revision`; return those that changed.
+
+    `held`: the revisions the caller already knows are stored (e.g. from its memory),
+    which spares the read; the writes stay revision-guarded, so the collection keeps
+    the highest revision even if memory was behind.
+    """
     newest: dict[Any, Document] = {}
     for document in documents:
         held = newest.get(document["_id"])
@@ -29,10 +36,14 @@ async def apply_latest(
             newest[document["_id"]] = document
     if not newest:
         return []
-    held_revisions = {
-        row["_id"]: row.get(REVISION_FIELD, 0)
-        async for row in collection.find(_keys_filter(list(newest)), {REVISION_FIELD: 1})
-    }
+    held_revisions = (
+        held
+        if held is not None
+        else {
+            row["_id"]: row.get(REVISION_FIELD, 0)
+            async for row in collection.find(_keys_filter(list(newest)), {REVISION_FIELD: 1})
+        }
+    )
     inserts = [doc for key, doc in newest.items() if key not in held_revisions]
     updates = [
         doc

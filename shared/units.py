@@ -13,10 +13,10 @@ never cost a query.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 REFORM_DATE = date(2025, 7, 1)
 LAST_DAY_VN63 = date(2025, 6, 30)
@@ -73,6 +73,30 @@ class UnitNode:
     valid_from: date | None = None
     valid_to: date | None = None
     successors: tuple[tuple[str, float], ...] = ()
+
+
+def unit_node(data: Mapping[str, Any]) -> UnitNode:
+    """A node from `unit.upserted` data, or from a copy of it stored under `_id`."""
+    return UnitNode(
+        id=str(data["id"] if "id" in data else data["_id"]),
+        edition=data["edition"],
+        code=data["code"],
+        name=data["name"],
+        level=data["level"],
+        parent_id=data.get("parent_id"),
+        valid_from=_day(data.get("valid_from")),
+        valid_to=_day(data.get("valid_to")),
+        successors=tuple(
+            (successor["unit_id"], float(successor["share"]))
+            for successor in data.get("successors") or ()
+        ),
+    )
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 @dataclass

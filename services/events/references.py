@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from shared.mongo import Document
-from shared.units import UnitIndex, UnitNode, edition_of, parse_unit_id
+from shared.units import UnitIndex, edition_of, parse_unit_id, unit_node
 
 UNIT, CLUB, SITE, PROGRAMME = "unit", "club", "site", "programme"
 
@@ -51,23 +51,6 @@ class SiteRef:
     kind: str
     unit_id: str
     province_id: str
-
-
-def unit_node(document: Document) -> UnitNode:
-    return UnitNode(
-        id=document["_id"],
-        edition=document["edition"],
-        code=document["code"],
-        name=document["name"],
-        level=document["level"],
-        parent_id=document.get("parent_id"),
-        valid_from=_as_date(document.get("valid_from")),
-        valid_to=_as_date(document.get("valid_to")),
-        successors=tuple(
-            (successor["unit_id"], float(successor["share"]))
-            for successor in document.get("successors") or ()
-        ),
-    )
 
 
 def club_ref(document: Document) -> ClubRef:

@@ -21,7 +21,7 @@ from pymongo.errors import BulkWriteError
 from services.events.transitions import STATE_FIELDS, Change, Status
 from shared.mongo import Database, Document
 from shared.outbox import OUTBOX_FIELD, outbox_documents, push_to_outbox
-from shared.versioned import REVISION_FIELD
+from shared.replica import apply_latest
 
 ACTIVITIES = "activities"
 # The events service's own replica of registry data, built from `REGISTRY`.
@@ -227,39 +227,10 @@ class ReferenceRepository:
     ) -> list[Document]:
         """Keep, per `_id`, the highest revision; return the documents that changed.
 
-        `shared.replica.apply_latest` with the revisions held read from memory
-        instead of the database (the registry sends ~14,000 units at its first
-        start, and the emulation scans the collection per query): new keys go in
-        with one `insert_many`, newer revisions replace older ones under a revision
-        guard, so the database keeps the highest revision whatever memory believed.
+        The revisions held come from memory instead of a read (the registry sends
+        ~14,000 units at its first start, and the emulation scans per query).
         """
-        newest: dict[str, Document] = {}
-        for document in documents:
-            kept = newest.get(document["_id"])
-            if kept is None or document[REVISION_FIELD] > kept[REVISION_FIELD]:
-                newest[document["_id"]] = document
-        collection = self._collection_of(kind)
-        inserts = [doc for key, doc in newest.items() if key not in held]
-        updates = [
-            doc for key, doc in newest.items() if key in held and doc[REVISION_FIELD] > held[key]
-        ]
-        changed: list[Document] = []
-        if inserts:
-            try:
-                await collection.insert_many(inserts, ordered=False)
-                changed.extend(inserts)
-            except BulkWriteError as exc:
-                # Held already (another instance applied them): compare revisions instead.
-                lost = {error["op"]["_id"] for error in exc.details.get("writeErrors", [])}
-                changed.extend(doc for doc in inserts if doc["_id"] not in lost)
-                updates.extend(doc for doc in inserts if doc["_id"] in lost)
-        for doc in updates:
-            result = await collection.replace_one(
-                {"_id": doc["_id"], REVISION_FIELD: {"$lt": doc[REVISION_FIELD]}}, doc
-            )
-            if result.modified_count:
-                changed.append(doc)
-        return changed
+        return await apply_latest(self._collection_of(kind), documents, held)
 
     async def programme(self, code: str) -> Document | None:
         return await self._programmes.find_one({"_id": code})

@@ -9,8 +9,6 @@ a restart changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
 
 from services.reporting.facts import fact_from_state, fact_from_void, place
 from services.reporting.repository import ReadModels
@@ -27,7 +25,7 @@ from shared.contracts import (
     CloudEvent,
 )
 from shared.mongo import Document
-from shared.units import UnitIndex, UnitNode
+from shared.units import UnitIndex, unit_node
 
 # Registry entity type → (read-model collection, the data field that is its key).
 _ENTITIES = {
@@ -37,27 +35,6 @@ _ENTITIES = {
     CLUB_UPSERTED.type: ("clubs", "id"),
     MEMBER_UPSERTED.type: ("members", "id"),
 }
-
-
-def _day(value: Any) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) else None
-
-
-def unit_node(document: Document) -> UnitNode:
-    return UnitNode(
-        id=document["id"],
-        edition=document["edition"],
-        code=document["code"],
-        name=document["name"],
-        level=document["level"],
-        parent_id=document.get("parent_id"),
-        valid_from=_day(document.get("valid_from")),
-        valid_to=_day(document.get("valid_to")),
-        successors=tuple(
-            (successor["unit_id"], float(successor["share"]))
-            for successor in document.get("successors") or ()
-        ),
-    )
 
 
 class Projection:
