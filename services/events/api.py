@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from starlette.datastructures import UploadFile
@@ -24,7 +24,8 @@ from services.events.schemas import (
 from services.events.service import ActivityService, activity_types
 from services.events.templates import template_xlsx
 from shared.auth.http import Caller, current_principal, require_admin
-from shared.contracts import ACTIVITY_TYPES, Activity
+from shared.contracts import Activity
+from shared.contracts.activities import ActivityType as ActivityTypeName
 from shared.http import Problem
 from shared.runtime import ServiceRuntime
 from shared.status import ServiceStatus, service_status
@@ -33,17 +34,6 @@ from shared.status import ServiceStatus, service_status
 # write and read is decided per province by the use cases (403 otherwise).
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
-ActivityTypeName = Literal[
-    "club_meeting",
-    "communication_session",
-    "training_course",
-    "forum",
-    "support_delivery",
-    "school_exchange",
-    "learning_centre_class",
-    "learning_centre_rating",
-]
-assert set(ActivityTypeName.__args__) == set(ACTIVITY_TYPES)  # type: ignore[attr-defined]
 STATUSES = ("active", "pending_reference", "rejected", "voided")
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _FORBIDDEN: dict[int | str, dict[str, Any]] = {

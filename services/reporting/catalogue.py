@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.contracts import ACTIVITY_TYPES, RATING_GRADES, SUPPORT_KINDS
+
 Kind = Literal["flow", "clubs", "members"]
 # What a flow indicator adds up on each fact.
 Quantity = Literal["count", "participants", "recipients", "value_vnd", "budget_vnd", "days"]
@@ -45,19 +47,8 @@ class Indicator:
         return self.quantity == "participants" or self.kind == "members"
 
 
-ACTIVITY_TYPES = (
-    "club_meeting",
-    "communication_session",
-    "training_course",
-    "forum",
-    "support_delivery",
-    "school_exchange",
-    "learning_centre_class",
-    "learning_centre_rating",
-)
-SUPPORT_KINDS = ("scholarship", "gift", "cash", "health", "legal", "shelter", "other")
 CLUB_KINDS = ("school", "community")
-GRADES = ("excellent", "good", "average", "weak")
+GRADES = RATING_GRADES
 
 
 def _count(code: str, name: str, name_vi: str, activity: str, what: str) -> Indicator:

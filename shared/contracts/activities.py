@@ -10,7 +10,7 @@ that need the registry or the clock live in the events service.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -23,7 +23,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Topic = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 
-ACTIVITY_TYPES = (
+ActivityType = Literal[
     "club_meeting",
     "communication_session",
     "training_course",
@@ -32,8 +32,12 @@ ACTIVITY_TYPES = (
     "school_exchange",
     "learning_centre_class",
     "learning_centre_rating",
-)
-RATING_GRADES = ("excellent", "good", "average", "weak")
+]
+ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
+SupportKind = Literal["scholarship", "gift", "cash", "health", "legal", "shelter", "other"]
+SUPPORT_KINDS: tuple[str, ...] = get_args(SupportKind)
+Grade = Literal["excellent", "good", "average", "weak"]
+RATING_GRADES: tuple[str, ...] = get_args(Grade)
 
 
 class Strict(BaseModel):
@@ -115,7 +119,7 @@ class Forum(ActivityBase):
 
 class SupportDelivery(ActivityBase):
     type: Literal["support_delivery"]
-    support_kind: Literal["scholarship", "gift", "cash", "health", "legal", "shelter", "other"]
+    support_kind: SupportKind
     beneficiaries: Beneficiaries
     value_vnd: Money = 0
 
@@ -134,7 +138,7 @@ class LearningCentreRating(ActivityBase):
     type: Literal["learning_centre_rating"]
     site_id: Key
     school_year: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{4}$")]
-    grade: Literal["excellent", "good", "average", "weak"]
+    grade: Grade
 
     @model_validator(mode="after")
     def _consecutive_years(self) -> Self:
