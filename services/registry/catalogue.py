@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from services.registry.folding import fold
-
-# Indicator codes of CONTRACT.md's catalogue (reporting holds their definitions).
-INDICATOR_CODES: tuple[str, ...] = (
-    "clubs_active",
-    "club_members",
-    "club_meetings",
-    "communication_sessions",
-    "communication_participants",
-    "training_courses",
-    "trainees",
-    "training_days",
-    "forums",
-    "forum_participants",
-    "support_recipients",
-    "support_value_vnd",
-    "school_exchanges",
-    "learning_centre_classes",
-    "learning_centre_attendance",
-    "learning_centre_ratings",
-    "people_reached",
-    "budget_vnd",
-)
+from shared.periods import PeriodError, parse_period
 
 # The 54 ethnic groups with their codes in the list of ethnic groups of Viet Nam
 # (Decision 121-TCTK/PPCĐ of 2 March 1979). Kinh (01) is the majority; the other
@@ -139,30 +117,10 @@ def latest_birth_year() -> int:
     return date.today().year
 
 
-# Periods: `2023`, `2023H1`, `2023Q4`, `2023-11`, `SY2017-2018`, `2021-01-01..2025-12-31`.
-_PERIOD = re.compile(
-    r"^(?:(?P<year>\d{4})(?:H(?P<half>[12])|Q(?P<quarter>[1-4])|-(?P<month>\d{2}))?"
-    r"|SY(?P<sy1>\d{4})-(?P<sy2>\d{4})"
-    r"|(?P<start>\d{4}-\d{2}-\d{2})\.\.(?P<end>\d{4}-\d{2}-\d{2}))$"
-)
-
-
 def period_error(period: str) -> str | None:
-    """Why `period` is not in the period grammar, or `None` when it is."""
-    match = _PERIOD.match(period)
-    if match is None:
-        return (
-            "not a period: use 2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31"
-        )
-    if match["month"] is not None and not 1 <= int(match["month"]) <= 12:
-        return "the month must be 01 to 12"
-    if match["sy1"] is not None and int(match["sy2"]) != int(match["sy1"]) + 1:
-        return "a school year runs over two consecutive years, e.g. SY2017-2018"
-    if match["start"] is not None:
-        try:
-            start, end = date.fromisoformat(match["start"]), date.fromisoformat(match["end"])
-        except ValueError:
-            return "the range holds an impossible date"
-        if end < start:
-            return "the range ends before it starts"
+    """Why `period` is not in the period grammar (shared with reporting), or `None`."""
+    try:
+        parse_period(period)
+    except PeriodError as error:
+        return str(error)
     return None

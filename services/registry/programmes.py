@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from services.registry import events
-from services.registry.catalogue import INDICATOR_CODES, period_error
+from services.registry.catalogue import period_error
 from services.registry.folding import nfc
 from services.registry.permissions import forbidden, unknown_unit_reason, where
 from services.registry.problems import combined, invalid, programme_not_found
@@ -24,6 +24,7 @@ from shared.audit import note_write
 from shared.auth import Principal
 from shared.auth.principal import Role
 from shared.contracts import CloudEvent
+from shared.contracts.indicators import INDICATOR_CODES
 from shared.http import Problem
 from shared.mongo import Document
 from shared.versioned import Outcome, Written

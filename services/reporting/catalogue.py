@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.contracts import ACTIVITY_TYPES, RATING_GRADES, SUPPORT_KINDS
+from shared.contracts.indicators import INDICATOR_CODES
 
 Kind = Literal["flow", "clubs", "members"]
 # What a flow indicator adds up on each fact.
@@ -255,3 +256,5 @@ CATALOGUE: tuple[Indicator, ...] = (
 )
 
 INDICATORS: dict[str, Indicator] = {indicator.code: indicator for indicator in CATALOGUE}
+if tuple(INDICATORS) != INDICATOR_CODES:
+    raise RuntimeError("the reporting catalogue must define every indicator code, in order")

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.reporting.periods import period_keys
 from shared.contracts import ActivityState, ActivityVoided
+from shared.periods import period_keys
 from shared.units import NATION_ID, UnitIndex, parse_unit_id
 
 ACTIVE = "active"

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.reporting.catalogue import GRADES, Indicator
-from services.reporting.periods import Period
 from services.reporting.placement import (
     Structure,
     child_towards,
@@ -27,6 +26,7 @@ from services.reporting.placement import (
 from services.reporting.repository import ReadModels
 from services.reporting.rounding import apportion, round_half_even
 from shared.mongo import Document
+from shared.periods import Period
 from shared.units import UnitIndex
 
 SEXES = ("female", "male")

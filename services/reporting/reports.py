@@ -7,10 +7,10 @@ from typing import Any
 
 from services.reporting.catalogue import CATALOGUE, INDICATORS
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery, IndicatorResult
-from services.reporting.periods import Period, PeriodError, parse_period
 from services.reporting.placement import Structure, children_in_force
 from services.reporting.repository import ReadModels
 from services.reporting.rounding import round_half_up
+from shared.periods import Period, PeriodError, parse_period
 from shared.units import UnitIndex, edition_of
 
 LEVELS = ("province", "district", "commune", "village")

@@ -10,7 +10,6 @@ from services.reporting.access import may_read, require_reading_role, require_vi
 from services.reporting.catalogue import CATALOGUE, INDICATORS, Indicator
 from services.reporting.generations import Generations
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
-from services.reporting.periods import Period, PeriodError, parse_period
 from services.reporting.placement import Structure
 from services.reporting.replay import Rebuilder, RebuildRunning
 from services.reporting.reports import LEVELS, Reports
@@ -21,6 +20,7 @@ from shared.auth.http import require_admin
 from shared.auth.principal import Principal
 from shared.http import Problem
 from shared.mongo import Document
+from shared.periods import Period, PeriodError, parse_period
 from shared.runtime import ServiceRuntime
 from shared.status import service_status
 from shared.units import NATION_ID, edition_of

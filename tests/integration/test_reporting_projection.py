@@ -10,11 +10,11 @@ import pytest
 
 from services.reporting.catalogue import INDICATORS
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
-from services.reporting.periods import parse_period
 from services.reporting.projection import Projection
 from services.reporting.repository import ReadModels
 from shared.contracts import CloudEvent
 from shared.mongo import MongoHandle
+from shared.periods import parse_period
 from tests.reporting_support import scenario
 from tests.reporting_support.apps import reporting_app, running, service_of
 from tests.reporting_support.checks import all_figures, wait_caught_up

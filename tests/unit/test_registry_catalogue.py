@@ -8,13 +8,14 @@ import pytest
 
 from services.registry.catalogue import (
     ETHNIC_GROUPS,
-    INDICATOR_CODES,
     ethnicity_code,
     is_ethnic_minority,
     period_error,
 )
 from services.registry.folding import fold, nfc
 from services.registry.import_columns import COLUMNS, Column, Kind, convert
+from services.reporting.catalogue import INDICATORS
+from shared.contracts.indicators import INDICATOR_CODES
 
 
 @pytest.mark.parametrize("query", ["van nham", "Vân Nham", "VAN NHAM", "vÂn NhAm", " van  nham "])
@@ -87,6 +88,7 @@ def test_ethnicity_by_code_or_name(given: str | int, code: str | None) -> None:
 def test_indicator_catalogue_of_the_contract() -> None:
     assert len(INDICATOR_CODES) == len(set(INDICATOR_CODES)) == 18
     assert {"club_members", "people_reached", "budget_vnd"} <= set(INDICATOR_CODES)
+    assert tuple(INDICATORS) == INDICATOR_CODES, "targets name what reporting computes"
 
 
 def _column(kind: Kind, field: str) -> Column:

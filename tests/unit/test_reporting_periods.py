@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.reporting.periods import PeriodError, parse_period, period_keys, school_year_of
+from shared.periods import PeriodError, parse_period, period_keys, school_year_of
 
 
 @pytest.mark.parametrize(
