@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.nats import NatsBroker
 
@@ -41,6 +41,16 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.streams_ready = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+
+    def on_start(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` once the service is up (e.g. start a periodic task)."""
+        self._on_start.append(callback)
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` first when stopping, while MongoDB and NATS are still open."""
+        self._on_stop.append(callback)
 
     def consume(self, stream: StreamSpec, apply: ApplyBatch) -> StreamConsumer:
         """Subscribe `apply` to a whole stream with this service's durable consumer."""
@@ -73,6 +83,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._connect_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
+        for callback in self._on_start:
+            await callback()
 
     async def _connect_broker(self) -> None:
         delay = 0.2
@@ -111,6 +123,11 @@ class ServiceRuntime:
         return {"mongodb": mongo_ok, "nats": nats_ok}
 
     async def stop(self) -> None:
+        for callback in reversed(self._on_stop):
+            try:
+                await callback()
+            except Exception as exc:
+                log.error("stop step failed", error=repr(exc))
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -34,7 +32,6 @@ def create_app(
     """`jwks_source`: where tokens' public keys come from (default: the registry's JWKS
     at `BDG_JWKS_URL`)."""
     settings = settings or EventsSettings()
-    sweepers: list[PendingSweeper] = []
 
     async def build(runtime: ServiceRuntime) -> EventsApp:
         activities = ActivityRepository(runtime.mongo.db)
@@ -60,10 +57,17 @@ def create_app(
             now=utc_now,
             import_max_rows=settings.import_max_rows,
         )
-        sweepers.append(PendingSweeper(resolver, settings.pending_sweep_seconds))
+        # The pending sweep runs between the service's start and its stop.
+        sweeper = PendingSweeper(resolver, settings.pending_sweep_seconds)
+
+        async def start_sweeping() -> None:
+            sweeper.start()
+
+        runtime.on_start(start_sweeping)
+        runtime.on_stop(sweeper.stop)
         return EventsApp(runtime, service, settings)
 
-    app = create_service_app(
+    return create_service_app(
         settings,
         title="bdg events",
         description="Activities reported by provinces: idempotent ingestion, revisions, voids.",
@@ -71,20 +75,3 @@ def create_app(
         setup=build,
         jwks_source=jwks_source,
     )
-    service_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The pending sweep runs between the service's start and its stop.
-        async with service_lifespan(app):
-            for sweeper in sweepers:
-                sweeper.start()
-            try:
-                yield
-            finally:
-                for sweeper in sweepers:
-                    await sweeper.stop()
-                sweepers.clear()
-
-    app.router.lifespan_context = lifespan
-    return app

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,7 +31,6 @@ log = get_logger(__name__)
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
-    background: list[asyncio.Task[None]] = []
 
     async def build(runtime: ServiceRuntime) -> Registry:
         repositories = Repositories(runtime.mongo.db)
@@ -53,7 +50,18 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         programmes = ProgrammeService(repositories, units)
         await programmes.seed()
         registers = RegisterService(repositories, units, programmes)
-        background.append(asyncio.create_task(loader.store_and_publish(), name="reference-load"))
+        loading = asyncio.create_task(loader.store_and_publish(), name="reference-load")
+
+        async def stop_loading() -> None:
+            # Stop storing the reference before MongoDB closes; what is left is
+            # stored at the next start.
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
+            if not loading.cancelled() and loading.exception() is not None:
+                log.error("reference load failed", error=repr(loading.exception()))
+
+        runtime.on_stop(stop_loading)
         members = MemberService(repositories)
         keys = KeyStore(repositories.access, settings.token_lifetime_seconds)
         await keys.load()
@@ -86,22 +94,4 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         setup=build,
         jwks_source=own_jwks,
     )
-    service_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with service_lifespan(application):
-            try:
-                yield
-            finally:
-                # Stop storing the reference before the runtime closes MongoDB; what
-                # is left is stored at the next start.
-                for task in background:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                    if not task.cancelled() and task.exception() is not None:
-                        log.error("reference load failed", error=repr(task.exception()))
-
-    app.router.lifespan_context = lifespan
     return app

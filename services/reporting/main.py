@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.reporting.api import pages, router
@@ -35,7 +32,10 @@ async def build(runtime: ServiceRuntime) -> ReportingService:
         runtime.settings.consumer_batch_size,
     )
     await rebuilder.recover()
-    return ReportingService(runtime, generations, meta, DeadLetterPages(db), rebuilder)
+    service = ReportingService(runtime, generations, meta, DeadLetterPages(db), rebuilder)
+    # A rebuild under way stops before the runtime closes MongoDB and NATS.
+    runtime.on_stop(service.close)
+    return service
 
 
 def create_app(
@@ -43,7 +43,7 @@ def create_app(
 ) -> FastAPI:
     """`jwks_source`: where tokens' public keys come from (default: the registry's JWKS
     at `BDG_JWKS_URL`)."""
-    app = create_service_app(
+    return create_service_app(
         settings or ReportingSettings(),
         title="bdg reporting",
         description="Sex-disaggregated indicators from commune to nation, reports and exports.",
@@ -51,17 +51,3 @@ def create_app(
         setup=build,
         jwks_source=jwks_source,
     )
-    service_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        # A rebuild under way is stopped before the runtime closes MongoDB and NATS.
-        async with service_lifespan(application):
-            try:
-                yield
-            finally:
-                service: ReportingService = application.state.service
-                await service.close()
-
-    app.router.lifespan_context = lifespan
-    return app
