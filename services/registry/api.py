@@ -29,10 +29,8 @@ from services.registry.schemas import (
     CreatedId,
     Ethnicity,
     Link,
-    Programme,
     ProgrammeCode,
     ProgrammeIn,
-    ProgrammeList,
     ReferenceStatus,
     TargetIn,
     TargetPlan,
@@ -43,6 +41,7 @@ from services.registry.schemas import (
 from services.registry.service import UnitService
 from shared.auth.http import Caller, current_principal, require_admin
 from shared.runtime import ServiceRuntime
+from shared.schemas import Programme, ProgrammeList
 from shared.versioned import Outcome
 
 # Every `/v1` route needs a valid access token (401 otherwise).

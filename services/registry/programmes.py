@@ -18,7 +18,7 @@ from services.registry.folding import nfc
 from services.registry.permissions import forbidden, unknown_unit_reason, where
 from services.registry.problems import combined, invalid, programme_not_found
 from services.registry.repository import Repositories, RevisionedRepository
-from services.registry.schemas import Programme, ProgrammeIn, TargetIn, TargetPlan
+from services.registry.schemas import ProgrammeIn, TargetIn, TargetPlan
 from services.registry.service import UnitService
 from shared.audit import note_write
 from shared.auth import Principal
@@ -27,6 +27,7 @@ from shared.contracts import CloudEvent
 from shared.contracts.indicators import INDICATOR_CODES
 from shared.http import Problem
 from shared.mongo import Document
+from shared.schemas import Programme
 from shared.versioned import Outcome, Written
 
 MAX_TARGETS = 20_000

@@ -52,20 +52,6 @@ class ProgrammeIn(StrictBody):
         return self
 
 
-class Programme(BaseModel):
-    code: str
-    name: str
-    name_vi: str
-    starts_on: date | None = None
-    ends_on: date | None = None
-    revision: int
-
-
-class ProgrammeList(BaseModel):
-    items: list[Programme]
-    next_cursor: str | None = None
-
-
 class TargetIn(StrictBody):
     indicator: str = Field(
         max_length=60, description="An indicator code of the catalogue, e.g. `club_members`"

@@ -16,7 +16,6 @@ from services.reporting.schemas import (
     IndicatorCatalogue,
     IndicatorInfo,
     IndicatorValues,
-    ProgrammeList,
     RebuildState,
     ReportingStatus,
     Summary,
@@ -25,6 +24,7 @@ from services.reporting.schemas import (
 from services.reporting.service import ReportingService
 from shared.auth.http import Caller, current_principal
 from shared.http import Problem
+from shared.schemas import ProgrammeList
 
 # Every `/v1` route needs a valid access token (401 otherwise).
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])

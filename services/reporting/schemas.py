@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, Field
@@ -10,20 +10,6 @@ from pydantic import AliasChoices, BaseModel, Field
 from shared.status import ServiceStatus
 
 Number = int | float
-
-
-class Programme(BaseModel):
-    code: str
-    name: str
-    name_vi: str
-    starts_on: date | None = None
-    ends_on: date | None = None
-    revision: int
-
-
-class ProgrammeList(BaseModel):
-    items: list[Programme]
-    next_cursor: str | None = None
 
 
 class IndicatorInfo(BaseModel):

@@ -14,7 +14,7 @@ from services.reporting.placement import Structure
 from services.reporting.replay import Rebuilder, RebuildRunning
 from services.reporting.reports import LEVELS, Reports
 from services.reporting.repository import DeadLetterPages, MetaRepository
-from services.reporting.schemas import Programme, ReportingStatus
+from services.reporting.schemas import ReportingStatus
 from shared.audit import note_write
 from shared.auth.http import require_admin
 from shared.auth.principal import Principal
@@ -22,6 +22,7 @@ from shared.http import Problem
 from shared.mongo import Document
 from shared.periods import Period, PeriodError, parse_period
 from shared.runtime import ServiceRuntime
+from shared.schemas import Programme
 from shared.status import service_status
 from shared.units import NATION_ID, edition_of
 
