@@ -19,7 +19,7 @@ from services.reporting.schemas import (
     RebuildState,
     ReportingStatus,
     Summary,
-    TargetReport,
+    TargetRow,
 )
 from services.reporting.service import ReportingService
 from shared.auth.http import Caller, current_principal
@@ -126,15 +126,16 @@ async def summary(
     return await service.summary(caller, unit_id, period, structure, programme)
 
 
-@router.get("/reports/targets", response_model=TargetReport, tags=["reports"])
+@router.get("/reports/targets", response_model=list[TargetRow], tags=["reports"])
 async def targets(
     service: ReportingDep,
     caller: Caller,
     programme: Annotated[str, Query(pattern=PROGRAMME_CODE)],
     unit_id: Annotated[str | None, Query(max_length=MAX_ID)] = None,
     period: Annotated[str | None, Query(max_length=40)] = None,
-) -> dict[str, Any]:
-    """Plan against actual per indicator, unit and period of a programme's targets.
+) -> list[dict[str, Any]]:
+    """Plan against actual per indicator, unit and period of a programme's targets:
+    `[{indicator, unit_id, period, target, actual, achieved_pct}]`.
     With `unit_id`: needs `viewer` for its province; without: only the targets on units
     of the caller's provinces (all of them with national scope)."""
     return await service.targets(caller, programme, unit_id, period)
@@ -207,8 +208,8 @@ async def export(
         table = exports.summary_table(body)
     elif report == "targets":
         need = _required(given, "programme")
-        body = await service.targets(caller, need["programme"], unit_id, period)
-        table = exports.targets_table(body)
+        rows = await service.targets(caller, need["programme"], unit_id, period)
+        table = exports.targets_table(need["programme"], rows)
     else:
         need = _required(given, "period", "level")
         body = await service.completeness(caller, need["period"], need["level"], parent)

@@ -113,7 +113,7 @@ def summary_table(body: dict[str, Any]) -> Table:
     return Table(f"summary_{body['unit_id']}_{body['period']}", headers, rows)
 
 
-def targets_table(body: dict[str, Any]) -> Table:
+def targets_table(programme: str, items: list[dict[str, Any]]) -> Table:
     headers = [
         "Mã chỉ tiêu",
         "Tên chỉ tiêu",
@@ -133,9 +133,9 @@ def targets_table(body: dict[str, Any]) -> Table:
             item["actual"],
             item["achieved_pct"],
         ]
-        for item in body["items"]
+        for item in items
     ]
-    return Table(f"targets_{body['programme']}", headers, rows)
+    return Table(f"targets_{programme}", headers, rows)
 
 
 def completeness_table(body: dict[str, Any]) -> Table:

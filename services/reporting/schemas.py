@@ -72,15 +72,6 @@ class TargetRow(BaseModel):
     achieved_pct: float | None
 
 
-class TargetReport(BaseModel):
-    programme: str
-    unit_id: str | None
-    period: str | None
-    items: list[TargetRow]
-    next_cursor: str | None = None
-    as_of: datetime
-
-
 class CompletenessItem(BaseModel):
     unit_id: str
     name: str | None

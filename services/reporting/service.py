@@ -217,7 +217,7 @@ class ReportingService:
 
     async def targets(
         self, caller: Principal, programme: str, unit_id: str | None, period: str | None
-    ) -> dict[str, Any]:
+    ) -> list[dict[str, Any]]:
         """With `unit_id`, that unit's targets (403 outside the caller's provinces; a
         unit unknown here needs national scope); without it, the targets on units of
         the caller's provinces (all of them with national scope)."""
@@ -226,17 +226,9 @@ class ReportingService:
             require_viewer(caller, unit_id, units)
         else:
             require_reading_role(caller)
-        items = await self._reports().targets(
+        return await self._reports().targets(
             programme, unit_id, period, lambda unit: may_read(caller, unit, units)
         )
-        return {
-            "programme": programme,
-            "unit_id": unit_id,
-            "period": period,
-            "items": items,
-            "next_cursor": None,
-            "as_of": datetime.now(UTC),
-        }
 
     async def completeness(
         self, caller: Principal, period: str, level: str, parent: str

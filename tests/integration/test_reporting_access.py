@@ -43,7 +43,7 @@ async def total(client: httpx.AsyncClient, path: str, **params: str) -> Any:
 
 def target_units(response: httpx.Response) -> list[str]:
     assert response.status_code == 200, response.text
-    return sorted(item["unit_id"] for item in response.json()["items"])
+    return sorted(item["unit_id"] for item in response.json())
 
 
 async def test_every_v1_route_needs_a_valid_token(
@@ -178,7 +178,7 @@ async def test_provincial_clients_read_their_own_provinces_and_admins_read_all(
                 # Targets: the list holds Lạng Sơn's only; other units are refused.
                 mine = await client.get("/v1/reports/targets", params={"programme": "SFES"})
                 assert target_units(mine) == ["vn63:20"]
-                assert mine.json()["items"][0]["actual"] == 0
+                assert mine.json()[0]["actual"] == 0
                 for unit, needed in (("vn63:02", "vn63:02"), ("vn", "vn"), ("vn63:99", "vn")):
                     params = {"programme": "SFES", "unit_id": unit}
                     assert forbidden(await client.get("/v1/reports/targets", params=params), needed)
@@ -207,7 +207,7 @@ async def test_provincial_clients_read_their_own_provinces_and_admins_read_all(
             )
             theirs = await client.get("/v1/reports/targets", params={"programme": "SFES"})
             assert target_units(theirs) == ["vn63:02"]
-            assert theirs.json()["items"][0]["achieved_pct"] == 50.0
+            assert theirs.json()[0]["achieved_pct"] == 50.0
 
         async with client_as(app, national) as client:
             assert await total(client, PEOPLE, unit_id="vn", period="2023") == 387
