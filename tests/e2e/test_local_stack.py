@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -20,6 +22,40 @@ pytestmark = pytest.mark.e2e
 def stack(mongo: MongoBackend, tmp_path: Path) -> Iterator[Stack]:
     with local_stack(mongo, tmp_path) as running:
         yield running
+
+
+def post_chunked(stack: Stack, service: str, path: str, total_bytes: int) -> tuple[int, bytes]:
+    """POST `total_bytes` of JSON-looking data with chunked transfer encoding."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b"["
+        sent = 1
+        piece = b'{"x": "' + b"y" * 65_000 + b'"},'
+        while sent < total_bytes:
+            yield piece
+            sent += len(piece)
+        yield b"{}]"
+
+    connection = http.client.HTTPConnection("127.0.0.1", stack.ports[service], timeout=30)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=chunks(),
+            headers={
+                "Authorization": f"Bearer {stack.token}",
+                "Content-Type": "application/json",
+            },
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (BrokenPipeError, ConnectionResetError):
+        # The server may answer 413 and close before the client finishes sending.
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_stack_starts_carries_a_programme_to_reporting_and_stops_on_ctrl_c(stack: Stack) -> None:
@@ -52,6 +88,13 @@ def test_stack_starts_carries_a_programme_to_reporting_and_stops_on_ctrl_c(stack
     assert arrived["name_vi"] == "Kiểm thử đầu cuối"
     after = stack.call("GET", "reporting", "/v1/status")["streams"][0]["last_sequence"]
     assert after > before
+
+    # A body over the limit, streamed without a length, is refused whole (413), on a
+    # real server, by every writing route.
+    for service, path in (("events", "/v1/activities:batch"), ("registry", "/v1/units")):
+        status, body = post_chunked(stack, service, path, total_bytes=17 * 1024 * 1024)
+        assert status == 413, (service, status, body[:300])
+        assert json.loads(body)["type"].endswith("/body-too-large")
 
     assert stack.interrupt() == 0
     assert "stopped" in stack.output
