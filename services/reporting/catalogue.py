@@ -166,11 +166,12 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số lượt phụ nữ và trẻ em được hỗ trợ",
         "people",
         "flow",
-        ("kind", "child_unit", "month"),
+        ("sex", "kind", "child_unit", "month"),
         "Women and children supported: the sum of `beneficiaries.women` + "
         "`beneficiaries.children` of `support_delivery` activities whose `started_on` lies "
-        "in the period. `kind` is the `support_kind`. Not split by sex: the contract "
-        "reports children without their sex.",
+        "in the period. `kind` is the `support_kind`. By `sex`: women are `female`, "
+        "`male` is 0, and children, reported without their sex, are in a row with "
+        "`sex: null`.",
         types=("support_delivery",),
         quantity="recipients",
         kind_field="support_kind",

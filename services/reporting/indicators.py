@@ -232,5 +232,9 @@ def _flow_splits(
                 ({"ethnic_minority": None}, female + male - known),
             ]
         return [({}, female + male)]
+    if quantity == "recipients" and "sex" in by:
+        # Women are female; children are reported without their sex.
+        women, children = float(group.get("women") or 0), float(group.get("children") or 0)
+        return [({"sex": "female"}, women), ({"sex": "male"}, 0.0), ({"sex": None}, children)]
     field = {"count": "n"}.get(quantity, quantity)
     return [({}, float(group[field]))]

@@ -24,7 +24,19 @@ COLLECTIONS = ("units", "programmes", "targets", "sites", "clubs", "members", "f
 FIRST_GENERATION = "g1"
 
 # Sums a flow query returns per group: every measure a fact carries.
-MEASURES = ("n", "female", "male", "em", "emk", "recipients", "value_vnd", "budget_vnd", "days")
+MEASURES = (
+    "n",
+    "female",
+    "male",
+    "em",
+    "emk",
+    "recipients",
+    "women",
+    "children",
+    "value_vnd",
+    "budget_vnd",
+    "days",
+)
 
 
 class ReadModels:

@@ -428,6 +428,19 @@ EXPECTED: list[Expected] = [
         "kind",
         rows=[{"kind": "scholarship", "value": 5}, {"kind": "gift", "value": 0}],
     ),
+    # Five children, whose sex is not reported: neither female nor male.
+    Expected(
+        "support_recipients",
+        "vn63:20",
+        "2023",
+        5,
+        "sex",
+        rows=[
+            {"sex": "female", "value": 0},
+            {"sex": "male", "value": 0},
+            {"sex": None, "value": 5},
+        ],
+    ),
     Expected("support_value_vnd", "vn63:20", "2023", 15_000_000),
     Expected("budget_vnd", "vn63:20", "2023", 32_500_000),
     Expected("learning_centre_attendance", "vn63:20", "SY2016-2017", 25, "sex", rows=_sex(20, 5)),
