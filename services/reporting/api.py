@@ -69,7 +69,12 @@ ProgrammeQuery = Annotated[
     Query(pattern=PROGRAMME_CODE, description="a programme code (P8, SFES, CLC…)"),
 ]
 LevelQuery = Annotated[
-    str, Query(max_length=20, description="province, district, commune, village")
+    str | None,
+    Query(
+        max_length=20,
+        description="province, district, commune or village (default: the level just "
+        "below `parent`)",
+    ),
 ]
 ParentQuery = Annotated[str, Query(max_length=MAX_ID, description="a unit id or vn")]
 IndicatorCode = Annotated[str, Path(max_length=MAX_ID)]
@@ -146,7 +151,7 @@ async def completeness(
     service: ReportingDep,
     caller: Caller,
     period: PeriodQuery,
-    level: LevelQuery,
+    level: LevelQuery = None,
     parent: ParentQuery = "vn",
 ) -> dict[str, Any]:
     """Which units at `level` below `parent` reported any activity in the period.
@@ -211,8 +216,8 @@ async def export(
         rows = await service.targets(caller, need["programme"], unit_id, period)
         table = exports.targets_table(need["programme"], rows)
     else:
-        need = _required(given, "period", "level")
-        body = await service.completeness(caller, need["period"], need["level"], parent)
+        need = _required(given, "period")
+        body = await service.completeness(caller, need["period"], level, parent)
         table = exports.completeness_table(body)
     if extension == "csv":
         content, media_type = exports.to_csv(table), exports.CSV_MEDIA_TYPE

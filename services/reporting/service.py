@@ -231,10 +231,12 @@ class ReportingService:
         )
 
     async def completeness(
-        self, caller: Principal, period: str, level: str, parent: str
+        self, caller: Principal, period: str, level: str | None, parent: str
     ) -> dict[str, Any]:
         self.unit(caller, parent, field="parent")
         checked = self.period(period)
+        if level is None:
+            level = self._level_below(parent)
         if level not in LEVELS:
             raise _bad_query(
                 "invalid-level",
@@ -256,6 +258,16 @@ class ReportingService:
             "rate_pct": None if rate is None else round(rate * 100, 1),
             "as_of": datetime.now(UTC),
         }
+
+    def _level_below(self, parent: str) -> str:
+        """The level of a unit's children: provinces under `vn`, districts under a
+        vn63 province, communes under a vn34 province or a district, villages under a
+        commune."""
+        node = self.generations.active.units.get(parent)
+        level = "nation" if node is None else node.level
+        if level == "province":
+            return "district" if node is not None and node.edition == "vn63" else "commune"
+        return {"nation": "province", "district": "commune"}.get(level, "village")
 
     async def programmes(self) -> list[Programme]:
         documents = await self.generations.active.models.all_programmes()

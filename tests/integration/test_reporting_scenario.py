@@ -24,6 +24,17 @@ async def test_scenario_figures_are_exact(mongo: MongoBackend, nats_server: Nats
         await wait_caught_up(reporting)
         await check_scenario(reporting)
 
+        # Without `level`, completeness lists the level just below the parent.
+        defaults = {"vn": "province", "vn63:20": "district", "vn34:20": "commune"}
+        for parent, level in defaults.items():
+            params = {"period": "2023", "parent": parent}
+            implicit = (await reporting.get("/v1/reports/completeness", params=params)).json()
+            explicit = (
+                await reporting.get("/v1/reports/completeness", params={**params, "level": level})
+            ).json()
+            assert implicit["level"] == level
+            assert implicit["items"] == explicit["items"]
+
 
 async def test_redelivering_every_event_and_rebuilding_change_no_figure(
     mongo: MongoBackend, nats_server: NatsServer
