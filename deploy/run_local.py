@@ -8,6 +8,8 @@ JetStream store is emptied at start to keep streams and read models consistent.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import secrets
@@ -66,6 +68,15 @@ def banner(lines: list[str]) -> None:
     print("*" * width, flush=True)
 
 
+def _die_with_launcher() -> None:
+    """In the child: receive SIGTERM if the launcher dies, so nothing is left running."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: Ctrl-C still stops everything in order
+
+
 def nats_binary() -> str:
     candidate = Path(sys.executable).parent / "nats-server"
     found = str(candidate) if candidate.exists() else shutil.which("nats-server")
@@ -85,6 +96,7 @@ def start_nats(data_dir: Path, port: int, emulated: bool) -> subprocess.Popen[by
         [nats_binary(), "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_launcher,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -100,7 +112,12 @@ def start_nats(data_dir: Path, port: int, emulated: bool) -> subprocess.Popen[by
 
 
 def start_service(service: Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", f"services.{service.name}"], cwd=ROOT, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", f"services.{service.name}"],
+        cwd=ROOT,
+        env=env,
+        preexec_fn=_die_with_launcher,
+    )
 
 
 def is_ready(service: Service) -> bool:
