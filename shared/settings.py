@@ -13,7 +13,10 @@ class ServiceSettings(BaseSettings):
     when the process stops, which is announced loudly at start-up.
     """
 
-    model_config = SettingsConfigDict(env_prefix="BDG_", extra="ignore")
+    # An empty variable (as `deploy/.env.example` leaves the admin secret) means unset.
+    model_config = SettingsConfigDict(
+        env_prefix="BDG_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     mongodb_url: str | None = None
     nats_url: str = "nats://127.0.0.1:4222"

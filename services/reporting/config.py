@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
 
 class ReportingSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="BDG_", extra="ignore", populate_by_name=True)
-
     service_name: str = "reporting"
     port: int = Field(default=8003, validation_alias="BDG_REPORTING_PORT")
     database: str = Field(default="bdg_reporting", validation_alias="BDG_REPORTING_DATABASE")

@@ -65,3 +65,16 @@ def test_programme_body_rejects_unknown_fields_and_reversed_dates() -> None:
         ProgrammeIn.model_validate(
             {"name": "x", "name_vi": "y", "starts_on": "2024-01-01", "ends_on": "2023-01-01"}
         )
+
+
+def test_empty_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # deploy/.env.example leaves the admin credentials empty: no admin, no crash.
+    monkeypatch.setenv("BDG_ADMIN_CLIENT_ID", "")
+    monkeypatch.setenv("BDG_ADMIN_CLIENT_SECRET", "")
+    monkeypatch.setenv("BDG_MONGODB_URL", "")
+    settings = RegistrySettings()
+    assert settings.admin_client_id is None
+    assert settings.admin_client_secret is None
+    assert settings.mongodb_url is None
+    monkeypatch.setenv("BDG_REGISTRY_PORT", "9101")
+    assert RegistrySettings().port == 9101
