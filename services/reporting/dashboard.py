@@ -27,10 +27,10 @@ DASHBOARD_HTML = """<!doctype html>
 <form id="query">
   <label>Mã truy cập (access token)
     <input id="token" type="password" size="24" autocomplete="off"
-      placeholder="Bearer token từ /v1/oauth/token"></label>
+      title="Bearer token từ /v1/oauth/token"></label>
   <label>Mã đơn vị <input id="unit" value="vn" size="14"></label>
   <label>Kỳ báo cáo <input id="period" value="" size="24"
-    placeholder="2023, 2023Q4, SY2017-2018"></label>
+    title="2023, 2023Q4, SY2017-2018"></label>
   <label>Cấu trúc
     <select id="structure">
       <option value="as_was">như thời điểm báo cáo</option>
