@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 
-from shared.audit import AuditRepository, audit_router, install_audit
+from shared.audit import WRITE_METHODS, AuditRepository, audit_router, install_audit
 from shared.auth.http import Authenticator, RateLimiter
 from shared.auth.tokens import JwksSource, TokenVerifier, jwks_from_url
 from shared.http import (
@@ -78,6 +78,19 @@ def create_service_app(
         return repository
 
     install_audit(app, audit_log)
+
+    @app.middleware("http")
+    async def publish_after_writes(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # A write that stored events wakes the outbox relay, so they go out at once
+        # rather than at its next poll; routes need not remember to.
+        response = await call_next(request)
+        if request.method in WRITE_METHODS and response.status_code < 400:
+            runtime: ServiceRuntime = request.app.state.runtime
+            runtime.wake_relay()
+        return response
+
     install_request_context(app, settings.service_name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

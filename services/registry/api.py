@@ -99,7 +99,8 @@ ClassificationName = Annotated[
 CREATED: dict[int | str, dict[str, Any]] = {201: {"model": CreatedId, "description": "Created"}}
 
 
-def _status(response: Response, outcome: Outcome | bool) -> None:
+def answer_status(response: Response, outcome: Outcome | bool) -> None:
+    """201 for a creation, 200 otherwise."""
     created = outcome if isinstance(outcome, bool) else outcome == Outcome.CREATED
     response.status_code = 201 if created else 200
 
@@ -173,8 +174,7 @@ async def add_village(
     """Add a village (thôn) under a commune; repeating it returns the same id.
     Needs `submitter` for the commune's province."""
     village_id, created = await reg.units.add_village(body, caller)
-    reg.runtime.wake_relay()
-    _status(response, created)
+    answer_status(response, created)
     return CreatedId(id=village_id)
 
 
@@ -195,8 +195,7 @@ async def put_classification(
     """Add a period, or replace the one starting on the same day; overlaps are refused.
     Needs `submitter` for the unit's province."""
     classification, outcome = await reg.units.put_classification(unit_id, name, body, caller)
-    reg.runtime.wake_relay()
-    _status(response, outcome)
+    answer_status(response, outcome)
     return classification
 
 
@@ -209,9 +208,7 @@ async def delete_classification(
     unit_id: UnitPath, name: ClassificationName, valid_from: date, reg: RegistryDep, caller: Caller
 ) -> Classification:
     """Remove the period starting on `valid_from`. Needs `submitter` for the unit's province."""
-    classification = await reg.units.delete_classification(unit_id, name, valid_from, caller)
-    reg.runtime.wake_relay()
-    return classification
+    return await reg.units.delete_classification(unit_id, name, valid_from, caller)
 
 
 @router.get("/reference", response_model=ReferenceStatus, tags=["units"])
@@ -259,8 +256,7 @@ async def put_programme(
     """Programmes are national: administrators only."""
     require_admin(caller)
     programme, created = await reg.programmes.put(code, body)
-    reg.runtime.wake_relay()
-    _status(response, created)
+    answer_status(response, created)
     return programme
 
 
@@ -283,9 +279,7 @@ async def put_targets(
     A client replaces the targets on units of its provinces (every target sent must be
     on one, else 403) and the others stay; with national scope, the whole plan. The
     answer is the plan as the client may read it."""
-    plan = await reg.programmes.put_targets(code, body, caller)
-    reg.runtime.wake_relay()
-    return plan
+    return await reg.programmes.put_targets(code, body, caller)
 
 
 @router.get("/programmes/{code}/targets", response_model=TargetPlan, tags=["programmes"])

@@ -17,6 +17,7 @@ from services.registry.api import (
     Limit,
     RegistryDep,
     after_cursor,
+    answer_status,
     next_cursor,
 )
 from services.registry.clubs import club_view, site_view
@@ -45,16 +46,11 @@ from services.registry.schemas import (
 from services.registry.uploads import read_upload
 from shared.auth.http import Caller, current_principal
 from shared.http import Problem
-from shared.versioned import Outcome
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
 RecordPath = Annotated[str, Path(max_length=100, description="The id the registry gave")]
 AsOf = Annotated[date | None, Query(description="Count members on this day (default: today)")]
-
-
-def _status(response: Response, outcome: Outcome) -> None:
-    response.status_code = 201 if outcome == Outcome.CREATED else 200
 
 
 # --------------------------------------------------------------------- sites
@@ -74,8 +70,7 @@ async def put_site(
 ) -> CreatedId:
     """Needs `submitter` for the province of the site's unit (and of the unit it had)."""
     stored = await reg.registers.put_site(source_system, external_id, body, caller)
-    reg.runtime.wake_relay()
-    _status(response, stored.outcome)
+    answer_status(response, stored.outcome)
     return CreatedId(id=stored.key)
 
 
@@ -119,8 +114,7 @@ async def put_club(
 ) -> CreatedId:
     """Needs `submitter` for the province of the club's unit (and of the unit it had)."""
     stored = await reg.registers.put_club(source_system, external_id, body, caller)
-    reg.runtime.wake_relay()
-    _status(response, stored.outcome)
+    answer_status(response, stored.outcome)
     return CreatedId(id=stored.key)
 
 
@@ -175,8 +169,7 @@ async def put_member(
     """Needs `submitter` for the club's province."""
     club = await reg.registers.club_for(club_id, caller, "submitter")
     stored = await reg.members.put_member(club, member_code, body)
-    reg.runtime.wake_relay()
-    _status(response, stored.outcome)
+    answer_status(response, stored.outcome)
     return CreatedId(id=stored.key)
 
 
@@ -191,9 +184,7 @@ async def bulk_members(
     ],
 ) -> BulkResults:
     """Needs `submitter` for the club's province (the whole call is refused otherwise)."""
-    results = await reg.bulk.run(club_id, items, caller)
-    reg.runtime.wake_relay()
-    return results
+    return await reg.bulk.run(club_id, items, caller)
 
 
 @router.get("/clubs/{club_id}/members", response_model=MemberList, tags=["members"])
@@ -231,7 +222,6 @@ async def run_import(
     province the client may not submit for is rejected (`forbidden`) like a faulty one."""
     content = await read_upload(request, reg.settings.import_max_bytes)
     result = await reg.imports.run(kind, content, partial, caller)
-    reg.runtime.wake_relay()
     if result.counts.get("rejected") and not partial:
         raise Problem(
             422,
