@@ -7,6 +7,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.contracts import MemberUpserted
+
 ProgrammeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,19}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 SourceSystem = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -224,17 +226,10 @@ class MemberBulkItem(MemberIn):
     member_code: MemberCode
 
 
-class Member(BaseModel):
-    id: str
-    club_id: str
-    member_code: str
-    sex: Sex
-    birth_year: int | None = None
-    ethnicity: str | None = None
-    ethnic_minority: bool
-    joined_on: date
-    left_on: date | None = None
-    revision: int
+class Member(MemberUpserted):
+    """A member as the API answers it: the state `member.upserted` carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class MemberList(BaseModel):
