@@ -45,7 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shared.auth import SigningKey, issue_token, public_jwks  # noqa: E402
-from shared.broker import MSG_ID_HEADER  # noqa: E402
 from shared.contracts import (  # noqa: E402
     CLUB_UPSERTED,
     PROGRAMME_UPSERTED,
@@ -55,6 +54,7 @@ from shared.contracts import (  # noqa: E402
     ProgrammeUpserted,
     UnitUpserted,
 )
+from tests.support.events import publish_events  # noqa: E402
 
 # A province, a district and some of its communes (vn63), as the registry sends them.
 UNITS = [
@@ -193,21 +193,6 @@ def activity(n: int) -> dict[str, Any]:
     return body
 
 
-async def publish(nats_url: str, events: list[CloudEvent]) -> int:
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        last = 0
-        for item in events:
-            ack = await js.publish(
-                item.kind.subject, item.to_bytes(), headers={MSG_ID_HEADER: item.id}
-            )
-            last = int(ack.seq)
-        return last
-    finally:
-        await nc.close()
-
-
 async def stream_messages(nats_url: str, stream: str) -> int:
     nc = await nats.connect(nats_url)
     try:
@@ -260,7 +245,7 @@ async def measure(base: str, nats_url: str, key: SigningKey, batches: int, size:
             return (await client.get("/readyz")).status_code == 200
 
         await until(ready)
-        last = await publish(nats_url, registry_events())
+        last = await publish_events(nats_url, registry_events())
         status: dict[str, Any] = {}
         as_admin = {"Authorization": f"Bearer {admin}"}
 

@@ -13,10 +13,8 @@ from datetime import date
 from typing import Any
 
 import httpx
-import nats
 
 from services.events.references import ReferenceCache
-from shared.broker import MSG_ID_HEADER
 from shared.contracts import (
     CLUB_UPSERTED,
     PROGRAMME_UPSERTED,
@@ -30,6 +28,7 @@ from shared.contracts import (
 )
 from shared.contracts.catalogue import EventKind
 from tests.support.apps import eventually
+from tests.support.events import publish_events
 
 # (id, name, level, parent, successors)
 UNIT_ROWS: list[tuple[str, str, str, str | None, list[str]]] = [
@@ -164,18 +163,7 @@ def reference_events() -> list[CloudEvent]:
 
 async def publish(nats_url: str, events: Sequence[CloudEvent]) -> int:
     """Publish events on their subjects over one connection; returns the last sequence."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        last = 0
-        for item in events:
-            ack = await js.publish(
-                item.kind.subject, item.to_bytes(), headers={MSG_ID_HEADER: item.id}
-            )
-            last = int(ack.seq)
-        return last
-    finally:
-        await nc.close()
+    return await publish_events(nats_url, events)
 
 
 async def applied(client: httpx.AsyncClient, sequence: int, timeout: float = 10.0) -> None:

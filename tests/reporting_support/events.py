@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import nats
-
-from shared.broker import MSG_ID_HEADER
 from shared.contracts import (
     ACTIVITY_RECORDED,
     ACTIVITY_REVISED,
@@ -31,6 +28,7 @@ from shared.contracts import (
     UnitUpserted,
 )
 from tests.reporting_support import scenario
+from tests.support.events import publish_events
 
 Published = tuple[str, CloudEvent]
 
@@ -151,15 +149,4 @@ def activity_events() -> list[Published]:
 
 async def publish(nats_url: str, events: Sequence[Published]) -> int:
     """Publish in order on one connection; returns the last stream sequence."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        sequence = 0
-        for subject, cloud_event in events:
-            ack = await js.publish(
-                subject, cloud_event.to_bytes(), headers={MSG_ID_HEADER: cloud_event.id}
-            )
-            sequence = int(ack.seq)
-        return sequence
-    finally:
-        await nc.close()
+    return await publish_events(nats_url, [cloud_event for _, cloud_event in events])

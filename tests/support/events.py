@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import nats
 
@@ -28,5 +29,22 @@ async def publish_raw(nats_url: str, subject: str, body: bytes, msg_id: str | No
             subject, body, headers={MSG_ID_HEADER: msg_id or uuid.uuid4().hex}
         )
         return int(ack.seq)
+    finally:
+        await nc.close()
+
+
+async def publish_events(nats_url: str, events: Sequence[CloudEvent]) -> int:
+    """Publish contract events in order, on their subjects, over one connection, as a
+    producer's relay would; returns the last stream sequence."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sequence = 0
+        for event in events:
+            ack = await js.publish(
+                event.kind.subject, event.to_bytes(), headers={MSG_ID_HEADER: event.id}
+            )
+            sequence = int(ack.seq)
+        return sequence
     finally:
         await nc.close()
