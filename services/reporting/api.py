@@ -104,6 +104,31 @@ ParentQuery = Annotated[str, Query(max_length=MAX_ID, description="a unit id or 
 IndicatorCode = Annotated[str, Path(max_length=MAX_ID)]
 
 
+def only(*names: str) -> Any:
+    """Refuses query parameters the route does not take (422 naming them), so that a
+    misspelt or unsupported one is never silently ignored."""
+    allowed = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            hint = " (a split by level is by=level:commune)" if "level" in unknown else ""
+            raise Problem(
+                422,
+                "validation",
+                "Unknown parameter",
+                f"Unknown parameter {', '.join(unknown)}; this endpoint takes "
+                f"{', '.join(sorted(allowed))}.{hint}",
+                errors=[{"loc": ["query", name], "msg": "Unknown parameter"} for name in unknown],
+            )
+
+    return Depends(check)
+
+
+QUERY_PARAMETERS = ("unit_id", "period", "by", "programme", "structure")
+ANALYTICS_PARAMETERS = ("indicator", *QUERY_PARAMETERS)
+
+
 @router.get("/status", response_model=ReportingStatus, tags=["operations"])
 async def status(service: ReportingDep, caller: Caller) -> ReportingStatus:
     """Per stream: last sequence applied, pending messages (from the consumer info),
@@ -125,7 +150,12 @@ async def indicators(service: ReportingDep) -> IndicatorCatalogue:
     return IndicatorCatalogue(items=items)
 
 
-@router.get("/indicators/{code}/values", response_model=IndicatorValues, tags=["indicators"])
+@router.get(
+    "/indicators/{code}/values",
+    response_model=IndicatorValues,
+    tags=["indicators"],
+    dependencies=[only(*QUERY_PARAMETERS)],
+)
 async def indicator_values(
     service: ReportingDep,
     caller: Caller,
@@ -142,7 +172,12 @@ async def indicator_values(
     return await service.indicator_values(caller, code, unit_id, period, by, programme, structure)
 
 
-@router.get("/analytics", response_model=Analytics, tags=["indicators"])
+@router.get(
+    "/analytics",
+    response_model=Analytics,
+    tags=["indicators"],
+    dependencies=[only(*ANALYTICS_PARAMETERS)],
+)
 async def analytics(
     service: ReportingDep,
     caller: Caller,
@@ -216,6 +251,7 @@ async def completeness(
 @router.get(
     "/exports/dataValueSets.json",
     tags=["exports"],
+    dependencies=[only(*ANALYTICS_PARAMETERS)],
     responses={200: {"description": "DHIS2 dataValueSets"}},
 )
 async def data_value_sets(
@@ -242,6 +278,7 @@ async def data_value_sets(
 @router.get(
     "/exports/adx",
     tags=["exports"],
+    dependencies=[only(*ANALYTICS_PARAMETERS)],
     response_class=Response,
     responses={200: {"content": {ADX_MEDIA_TYPE: {}}, "description": "An ADX 1.0 message"}},
 )
@@ -282,6 +319,7 @@ def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
 @router.get(
     "/exports/{report}.{extension}",
     tags=["exports"],
+    dependencies=[only(*ANALYTICS_PARAMETERS, "level", "parent", "include_below", "locale")],
     response_class=Response,
     responses={200: {"content": {exports.CSV_MEDIA_TYPE: {}, exports.XLSX_MEDIA_TYPE: {}}}},
 )
