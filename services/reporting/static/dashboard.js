@@ -34,7 +34,7 @@
       LAST_SCHOOL_YEAR: "Năm học trước", LAST_4_QUARTERS: "4 quý gần nhất",
       LAST_12_MONTHS: "12 tháng gần nhất", LAST_QUARTER: "Quý trước",
       customPeriod: "Kỳ khác…",
-      customPeriodLabel: "Kỳ (2023, 2023Q4, 2023-11, SY2023-2024)",
+      customPeriodLabel: "Kỳ khác",
       structure: "Cấu trúc đơn vị",
       asWas: "Như thời điểm báo cáo",
       vn34: "Quy đổi về đơn vị hiện nay",
@@ -97,7 +97,7 @@
       LAST_SCHOOL_YEAR: "Last school year", LAST_4_QUARTERS: "Last 4 quarters",
       LAST_12_MONTHS: "Last 12 months", LAST_QUARTER: "Last quarter",
       customPeriod: "Another period…",
-      customPeriodLabel: "Period (2023, 2023Q4, 2023-11, SY2023-2024)",
+      customPeriodLabel: "Another period",
       structure: "Unit structure",
       asWas: "As it was at the time",
       vn34: "Restated onto today's units",
@@ -399,6 +399,7 @@
 
   async function refresh() {
     const generation = (state.generation += 1);
+    $("board").dataset.state = "loading";
     $("message").textContent = "";
     $("status").textContent = t("loading");
     writeUrl();
@@ -408,6 +409,7 @@
     } catch (error) {
       $("message").textContent = error.message;
       $("status").textContent = "";
+      $("board").dataset.state = "failed";
       return;
     }
     const list = periods.periods;
@@ -442,6 +444,7 @@
     const failed = outcomes.find((outcome) => outcome.status === "rejected");
     $("status").textContent = failed ? "" : t("loaded");
     if (failed && failed.reason.status !== 401) $("message").textContent = failed.reason.message;
+    $("board").dataset.state = failed ? "failed" : "ready";
   }
 
   function panelExports(base) {
@@ -745,7 +748,7 @@
       {
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
         grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true },
-        xAxis: { type: "value", name: t("activitiesCol") },
+        xAxis: { type: "value" },
         yAxis: { type: "category", data: report.items.map((item) => item.name || item.unit_id), inverse: true },
         series: [
           {
@@ -805,6 +808,8 @@
       .map((row) => ({
         name: row.unit_name || row.unit_id,
         value: [points[row.unit_id].lon, points[row.unit_id].lat, row.value],
+        // Names of the larger circles only, so that labels do not pile up.
+        label: { show: row.value >= largest / 4 },
       }));
     if (!data.length) {
       empty("chart-map", t("noPoints"));
@@ -827,7 +832,7 @@
               // Area, not radius, proportional to the value.
               symbolSize: (value) => (value[2] > 0 ? 8 + 48 * Math.sqrt(value[2] / largest) : 6),
               itemStyle: { color: "rgba(173, 20, 87, 0.55)", borderColor: COLOURS.female },
-              label: { show: true, position: "right", formatter: (item) => item.name, color: "#1d2733" },
+              label: { position: "right", formatter: (item) => item.name, color: "#1d2733" },
             },
           ],
         },
