@@ -1,8 +1,8 @@
 """ADX 1.0 (IHE QRPH Aggregate Data Exchange) messages from an analytics answer.
 
     <adx xmlns="urn:ihe:qrph:adx:2015" exported="2025-01-15T03:00:00+00:00">
-      <group orgUnit="VN_20" period="2023-01-01/P1Y" dataSet="BDG_GENDER_EQUALITY">
-        <dataValue dataElement="BDG_CLUB_MEMBERS" SEX="F" value="4"/>
+      <group orgUnit="vn63:20" period="2023-01-01/P1Y" dataSet="(data set code)">
+        <dataValue dataElement="(club_members' code)" SEX="F" value="4"/>
       </group>
     </adx>
 

@@ -169,7 +169,9 @@ async def indicator_values(
     """Values of one indicator for a unit (and everything below it) and a period; with
     comma lists or a relative period standing for several, for each unit and period.
     Needs `viewer` for each unit's province (national scope for `vn`)."""
-    return await service.indicator_values(caller, code, unit_id, period, by, programme, structure)
+    return await service.queries.indicator_values(
+        caller, code, unit_id, period, by, programme, structure
+    )
 
 
 @router.get(
@@ -192,14 +194,16 @@ async def analytics(
     gives them: one row per indicator, unit, period and combination of the `by`
     dimensions. Relative periods are resolved on today's date in Vietnam and echoed.
     Needs `viewer` for each unit's province (national scope for `vn`)."""
-    return await service.analytics(caller, indicator, unit_id, period, by, programme, structure)
+    return await service.queries.analytics(
+        caller, indicator, unit_id, period, by, programme, structure
+    )
 
 
 @router.get("/periods", response_model=PeriodsEcho, tags=["indicators"])
 async def periods(service: ReportingDep, period: PeriodListQuery) -> dict[str, Any]:
     """What a period list stands for today (relative periods resolved on today's date in
     Vietnam), without computing anything: each period with its first and last day."""
-    return service.periods_echo(period)
+    return service.queries.periods_echo(period)
 
 
 @router.get("/reports/summary", response_model=Summary, tags=["reports"])
@@ -270,7 +274,7 @@ async def data_value_sets(
     ids (`2023`, `2023S1`, `2023Q1`, `202301`, `2023July` for school year 2023-2024) and
     identifiers from the mapping file (docs/reporting.md). 422 `unmapped` for what the
     mapping lacks, 422 for a range (DHIS2 has no period id for it)."""
-    return await service.data_value_sets(
+    return await service.queries.data_value_sets(
         caller, indicator, unit_id, period, by, programme, structure
     )
 
@@ -295,7 +299,7 @@ async def adx(
     """The analytics answer (same parameters) as an ADX 1.0 message (namespace
     `urn:ihe:qrph:adx:2015`): one `group` per org unit and period, `dataValue`s with the
     disaggregations as attributes, codes from the mapping file."""
-    body = await service.adx(caller, indicator, unit_id, period, by, programme, structure)
+    body = await service.queries.adx(caller, indicator, unit_id, period, by, programme, structure)
     return Response(
         body,
         media_type=ADX_MEDIA_TYPE,
@@ -355,7 +359,7 @@ async def export(
     if report in ("indicators", "analytics"):
         need = _required(given, "indicator", "unit_id", "period")
         if report == "indicators":
-            chosen = service.indicators(need["indicator"])
+            chosen = service.queries.indicators(need["indicator"])
             if len(chosen) > 1:
                 raise Problem(
                     422,
@@ -365,12 +369,12 @@ async def export(
                     "analytics.xlsx take several.",
                     errors=[{"loc": ["query", "indicator"], "msg": "One indicator"}],
                 )
-            body = await service.indicator_values(
+            body = await service.queries.indicator_values(
                 caller, chosen[0].code, need["unit_id"], need["period"], by, programme, structure
             )
             table = exports.indicator_table(body)
         else:
-            body = await service.analytics(
+            body = await service.queries.analytics(
                 caller, need["indicator"], need["unit_id"], need["period"], by, programme, structure
             )
             table = exports.analytics_table(body)
@@ -408,7 +412,7 @@ async def centroids(
     """Map points (latitude, longitude) of units, from the `vietnamadminunits` package:
     a village has its commune's point; `lat`/`lon` are null where the package has none
     (`vn`, a unit it does not know). Any client with a reading role."""
-    return await service.centroids(caller, unit_id)
+    return await service.queries.centroids(caller, unit_id)
 
 
 @router.get("/freshness", response_model=Freshness, tags=["operations"])

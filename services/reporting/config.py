@@ -13,8 +13,8 @@ class ReportingSettings(ServiceSettings):
     database: str = Field(default="bdg_reporting", validation_alias="BDG_REPORTING_DATABASE")
     # The registry's base URL as a browser reaches it: the dashboard signs in there
     # (POST /v1/oauth/token) and searches units (GET /v1/units?q=). Unset: the host the
-    # page was loaded from, port 8001. (Variable BDG_REGISTRY_PUBLIC_URL.)
+    # page was loaded from, port 8001.
     registry_public_url: str | None = None
     # The operator's DHIS2/ADX mapping file (JSON); unset: the one shipped with the
-    # service, services/reporting/dhis2_mapping.json. (Variable BDG_DHIS2_MAPPING_FILE.)
+    # service, services/reporting/dhis2_mapping.json.
     dhis2_mapping_file: str | None = None

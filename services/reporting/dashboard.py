@@ -1,7 +1,7 @@
 """The dashboard page and its static files, served by this service (nothing from a CDN).
 
 `static/dashboard.html` is the page, given the registry's public URL (where it signs in
-and searches units: `BDG_REGISTRY_PUBLIC_URL`, or the page's host on port 8001);
+and searches units: the `registry_public_url` setting, or the page's host on port 8001);
 `static/dashboard.js` and `dashboard.css` are the application; `static/vendor/` holds
 Apache ECharts as built by `frontend/` (version, licences and the rebuild command in
 `static/vendor/VERSIONS.txt`). Only the files listed in `STATIC_FILES` are served.

@@ -1,7 +1,7 @@
 """What DHIS2 and ADX exports share: the operator's mapping file, data points, periods.
 
 The mapping file (JSON, `services/reporting/dhis2_mapping.json` unless
-`BDG_DHIS2_MAPPING_FILE` names another) says which DHIS2 data element each indicator
+the `dhis2_mapping_file` setting names another) says which DHIS2 data element each indicator
 is, which org unit each unit is (unmapped units are sent under their own id), which
 category option combo each disaggregation is, and the ADX attribute names. It is read
 again whenever the file changes on disk, so an operator's edit takes effect on the

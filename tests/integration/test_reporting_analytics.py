@@ -159,7 +159,7 @@ async def test_relative_periods_resolve_on_the_day_in_vietnam_and_are_echoed(
 ) -> None:
     async with scenario(mongo, nats_server.url) as (app, client):
         # 23:30 UTC on 31 December 2023 is already 1 January 2024 in Vietnam.
-        service_of(app).clock = lambda: datetime(2023, 12, 31, 23, 30, tzinfo=UTC)
+        service_of(app).queries.clock = lambda: datetime(2023, 12, 31, 23, 30, tzinfo=UTC)
         params = {"indicator": "communication_participants", "unit_id": "vn63:20"}
         body = await analytics(client, **params, period="LAST_4_QUARTERS,THIS_YEAR")
         assert body["resolved_on"] == "2024-01-01"
