@@ -100,6 +100,8 @@ def test_a_person_signs_in_picks_a_unit_and_a_period_and_downloads_a_panel(
     page.on("request", lambda request: origins.add(_origin(request.url)))
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Console errors include Content-Security-Policy violations and failed loads.
+    page.on("console", lambda message: errors.extend([message.text] * (message.type == "error")))
 
     # Sign in with the client's id and secret: the page gets its own token.
     page.goto(f"{served.urls['reporting']}/dashboard")
