@@ -158,7 +158,7 @@ def check_size(engine: IndicatorEngine, queries: Sequence[IndicatorQuery]) -> No
     """422 before reading anything when the answer would hold more than MAX_ROWS rows."""
     rows = 0
     for query in queries:
-        rows += engine.domain_sizes(query)
+        rows += engine.row_count(query)
         if rows > MAX_ROWS:
             raise bad_query(
                 "too-many-rows",

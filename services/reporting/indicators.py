@@ -214,7 +214,7 @@ class IndicatorEngine:
 
     # --- rows ------------------------------------------------------------------------
 
-    def domain_sizes(self, query: IndicatorQuery) -> int:
+    def row_count(self, query: IndicatorQuery) -> int:
         """How many rows the query answers at least (every combination of its
         dimensions' values), known before reading anything."""
         count = 1

@@ -53,7 +53,6 @@ from shared.http import Problem
 from shared.periods import Period, PeriodError
 from shared.units import NATION_ID, edition_of
 
-_bad_query = bad_query
 MAX_ID = 64
 MAX_MAP_UNITS = 500
 
@@ -83,7 +82,7 @@ class IndicatorQueries:
         """One period: a period, or a relative period standing for one (THIS_YEAR)."""
         selection = self.periods(text)
         if len(selection.periods) != 1:
-            raise _bad_query(
+            raise bad_query(
                 "invalid-period",
                 "One period expected",
                 f"This report takes one period; {text!r} stands for {', '.join(selection.keys)}.",
@@ -108,7 +107,7 @@ class IndicatorQueries:
             )
         require_viewer(caller, unit_id, units)
         if structure == "vn34" and unit_id != NATION_ID and edition_of(unit_id) != "vn34":
-            raise _bad_query(
+            raise bad_query(
                 "unit-not-in-structure",
                 "Unit not in this structure",
                 f"structure=vn34 restates figures onto today's units: ask for a vn34 unit "
@@ -120,9 +119,9 @@ class IndicatorQueries:
     def indicators(self, text: str, field: str = "indicator") -> tuple[Indicator, ...]:
         codes = list(dict.fromkeys(split_list(text)))
         if not codes:
-            raise _bad_query("validation", "Invalid request", "No indicator given.", field)
+            raise bad_query("validation", "Invalid request", "No indicator given.", field)
         if len(codes) > MAX_INDICATORS or any(len(code) > MAX_ID for code in codes):
-            raise _bad_query(
+            raise bad_query(
                 "validation",
                 "Invalid request",
                 f"At most {MAX_INDICATORS} indicator codes of at most {MAX_ID} characters.",
@@ -136,7 +135,7 @@ class IndicatorQueries:
         """Known units (404) the caller may read (403), from a comma list."""
         unit_ids = list(dict.fromkeys(split_list(text)))
         if not unit_ids:
-            raise _bad_query("validation", "Invalid request", "No unit given.", field)
+            raise bad_query("validation", "Invalid request", "No unit given.", field)
         too_long = [unit_id for unit_id in unit_ids if len(unit_id) > MAX_ID]
         if too_long or len(unit_ids) > MAX_UNITS:
             detail = (
@@ -144,14 +143,14 @@ class IndicatorQueries:
                 if too_long
                 else f"At most {MAX_UNITS} units per request."
             )
-            raise _bad_query("validation", "Invalid request", detail, field)
+            raise bad_query("validation", "Invalid request", detail, field)
         return tuple(self.unit(caller, unit_id, structure, field) for unit_id in unit_ids)
 
     def periods(self, text: str) -> PeriodSelection:
         try:
             return parse_periods(text, today_in_vietnam(self.clock()), MAX_PERIODS)
         except PeriodError as exc:
-            raise _bad_query("invalid-period", "Invalid period", str(exc), "period") from exc
+            raise bad_query("invalid-period", "Invalid period", str(exc), "period") from exc
 
     def periods_echo(self, text: str) -> dict[str, Any]:
         return periods_echo(self.periods(text))
@@ -315,7 +314,7 @@ class IndicatorQueries:
         require_reading_role(caller)
         unit_ids = list(dict.fromkeys(split_list(unit_text)))
         if not unit_ids or len(unit_ids) > MAX_MAP_UNITS:
-            raise _bad_query(
+            raise bad_query(
                 "validation",
                 "Invalid request",
                 f"unit_id is a comma list of 1 to {MAX_MAP_UNITS} unit ids.",

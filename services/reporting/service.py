@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.reporting.access import may_read, require_reading_role, require_viewer
-from services.reporting.analytics import bad_query
+from services.reporting.analytics import bad_query, unit_name
 from services.reporting.catalogue import CATALOGUE
 from services.reporting.config import ReportingSettings
 from services.reporting.generations import Generations
@@ -25,9 +25,6 @@ from shared.mongo import Document
 from shared.runtime import ServiceRuntime
 from shared.schemas import Programme
 from shared.status import service_status
-from shared.units import NATION_ID
-
-_bad_query = bad_query
 
 
 def encode_cursor(value: str) -> str:
@@ -40,7 +37,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(cursor.encode()).decode()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad_query("invalid-cursor", "Invalid cursor", "Unknown cursor.", "cursor") from exc
+        raise bad_query("invalid-cursor", "Invalid cursor", "Unknown cursor.", "cursor") from exc
 
 
 class ReportingService:
@@ -102,10 +99,6 @@ class ReportingService:
             ],
         }
 
-    def _name(self, unit_id: str) -> str | None:
-        node = self.generations.active.units.get(unit_id)
-        return node.name if node else ("Việt Nam" if unit_id == NATION_ID else None)
-
     def _reports(self) -> Reports:
         active = self.generations.active
         return Reports(active.models, active.units)
@@ -123,7 +116,7 @@ class ReportingService:
         items = await self._reports().summary(unit_id, checked, structure, programme)
         return {
             "unit_id": unit_id,
-            "unit_name": self._name(unit_id),
+            "unit_name": unit_name(unit_id, self.generations.active.units),
             "period": checked.key,
             "structure": structure,
             "programme": programme,
@@ -166,7 +159,7 @@ class ReportingService:
         if level is None:
             level = self._level_below(parent)
         if level not in LEVELS:
-            raise _bad_query(
+            raise bad_query(
                 "invalid-level",
                 "Invalid level",
                 f"level is one of {', '.join(LEVELS)}.",
