@@ -169,6 +169,9 @@
   const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
   const number = (value) =>
     value === null || value === undefined ? "—" : new Intl.NumberFormat(locale()).format(value);
+  // Tooltips are HTML: names come from provinces' data and are escaped.
+  const escape = (text) =>
+    String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const when = (iso) =>
     new Date(iso).toLocaleString(locale(), { dateStyle: "short", timeStyle: "short" });
 
@@ -697,30 +700,39 @@
       return;
     }
     const labels = rows.map((row) => `${indicatorName(row.indicator)} — ${row.unit_name || row.unit_id} — ${row.period}`);
-    $("chart-targets").style.height = `${Math.max(320, 60 + rows.length * 44)}px`;
+    // Percent achieved, so that targets of different sizes compare; 100 % marked.
+    $("chart-targets").style.height = `${Math.max(320, 60 + rows.length * 34)}px`;
     chart(
       "chart-targets",
       {
-        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-        legend: { top: 0 },
-        grid: { left: 8, right: 56, top: 32, bottom: 8, containLabel: true },
-        xAxis: { type: "value" },
-        yAxis: { type: "category", data: labels, inverse: true, axisLabel: { width: 220, overflow: "truncate" } },
+        tooltip: {
+          trigger: "item",
+          formatter: (item) => {
+            const row = rows[item.dataIndex];
+            return `${escape(labels[item.dataIndex])}<br>${t("targetCol")}: ${number(row.target)} · ${t("actualCol")}: ${number(row.actual)}`;
+          },
+        },
+        grid: { left: 8, right: 96, top: 16, bottom: 8, containLabel: true },
+        xAxis: { type: "value", name: "%", axisLabel: { formatter: "{value} %" } },
+        yAxis: { type: "category", data: labels, inverse: true, axisLabel: { width: 260, overflow: "truncate" } },
         series: [
-          { name: t("targetCol"), type: "bar", data: rows.map((row) => row.target), itemStyle: { color: "#8c98a8" } },
           {
-            name: t("actualCol"),
+            name: t("pctCol"),
             type: "bar",
-            data: rows.map((row) => row.actual),
-            itemStyle: { color: COLOURS.other },
+            data: rows.map((row) => ({
+              value: row.achieved_pct ?? 0,
+              itemStyle: { color: (row.achieved_pct ?? 0) >= 100 ? COLOURS.other : "#b35c00" },
+            })),
             label: {
               show: true,
               position: "right",
               formatter: (item) => {
-                const pct = rows[item.dataIndex].achieved_pct;
-                return pct === null ? "" : `${number(pct)} %`;
+                const row = rows[item.dataIndex];
+                const pct = row.achieved_pct === null ? "—" : `${number(row.achieved_pct)} %`;
+                return `${number(row.actual)}/${number(row.target)} (${pct})`;
               },
             },
+            markLine: { silent: true, symbol: "none", data: [{ xAxis: 100 }], lineStyle: { color: "#1d2733", type: "dashed" } },
           },
         ],
       },
@@ -820,7 +832,7 @@
       chart(
         "chart-map",
         {
-          tooltip: { trigger: "item", formatter: (item) => `${item.name}: ${number(item.value[2])}` },
+          tooltip: { trigger: "item", formatter: (item) => `${escape(item.name)}: ${number(item.value[2])}` },
           grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: true },
           xAxis: { type: "value", min: Math.min(...lons) - pad, max: Math.max(...lons) + pad, show: false, scale: true },
           yAxis: { type: "value", min: Math.min(...lats) - pad, max: Math.max(...lats) + pad, show: false, scale: true },
