@@ -26,10 +26,12 @@ from typing import Any
 
 from services.reporting.catalogue import GRADES, TIME_DIMENSIONS, Indicator
 from services.reporting.placement import (
+    LEVEL_RANK,
     Structure,
     child_towards,
     children_in_force,
     club_unit,
+    level_of,
     unit_at_level,
     units_at_level,
 )
@@ -99,7 +101,7 @@ class IndicatorEngine:
             chosen = [queries[position] for position in positions]
             group_fields = _group_fields(chosen)
             types = sorted({kind for query in chosen for kind in query.indicator.types})
-            groups = await self._flow_groups(chosen[0], group_fields, types)
+            groups = await self._flow_groups(chosen, group_fields, types)
             for position in positions:
                 cells[position] = self._flow_cells(queries[position], groups)
         for positions in stocks.values():
@@ -117,8 +119,23 @@ class IndicatorEngine:
     # --- flows ---------------------------------------------------------------------
 
     async def _flow_groups(
-        self, query: IndicatorQuery, group_fields: dict[str, str], types: Sequence[str]
+        self, queries: Sequence[IndicatorQuery], group_fields: dict[str, str], types: Sequence[str]
     ) -> list[Document]:
+        """One read for queries sharing unit, period, programme and structure, at the
+        coarsest grain that still answers each: the unit's own total, its children, or
+        the units at the deepest `level:` asked (pre-aggregated cells: rollups.py)."""
+        query = queries[0]
+        dims = {dim for each in queries for dim in each.by}
+        levels = [
+            LEVEL_RANK[dim.removeprefix("level:")] for dim in dims if dim.startswith("level:")
+        ]
+        granularity = "level" if levels else "children" if "child_unit" in dims else "unit"
+        deepest = min(levels, default=0)
+
+        def reached(unit: str) -> bool:
+            """At the deepest level asked, or below it (unknown units: stop there)."""
+            return LEVEL_RANK.get(level_of(unit, self._units) or "", deepest) <= deepest
+
         return await self._models.flow_groups(
             restated=query.structure == "vn34",
             unit_id=query.unit_id,
@@ -127,6 +144,8 @@ class IndicatorEngine:
             types=types,
             programme=query.programme,
             group_fields=group_fields,
+            granularity=granularity,
+            reached=reached,
         )
 
     def _flow_cells(self, query: IndicatorQuery, groups: Sequence[Document]) -> Cells:
