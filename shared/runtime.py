@@ -68,9 +68,14 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             max_deliver=self.settings.consumer_max_deliver,
             batch_size=self.settings.consumer_batch_size,
+            check_every_seconds=self.settings.consumer_check_every_seconds,
+            declare_streams=self._declare_streams,
         )
         self.consumers[stream.name] = consumer
         return consumer
+
+    async def _declare_streams(self) -> None:
+        await ensure_streams(self.broker, self.settings.stream_replicas)
 
     def relay_outbox_of(self, collections: Sequence[str]) -> OutboxRelay:
         """Publish the pending events stored in these collections."""
