@@ -37,7 +37,12 @@ class ServiceRuntime:
             server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
             timeout_ms=settings.mongodb_timeout_ms,
         )
-        self.broker: NatsBroker = create_broker(settings.nats_url, f"bdg-{settings.service_name}")
+        self.broker: NatsBroker = create_broker(
+            settings.nats_url,
+            f"bdg-{settings.service_name}",
+            settings.nats_user,
+            settings.nats_password,
+        )
         self.consumer_state = ConsumerStateRepository(self.mongo.db)
         self.dead_letters = DeadLetterRepository(self.mongo.db)
         self.consumers: dict[str, StreamConsumer] = {}
