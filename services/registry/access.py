@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from services.registry.directory import UnitDirectory
 from services.registry.repository import AccessRepository
 from shared.auth import NATIONAL_SCOPE, ROLES, SigningKey, issue_token, public_jwks
-from shared.http import Problem
+from shared.edge import problems
 from shared.logging import get_logger
 from shared.mongo import Document
 
@@ -118,12 +118,12 @@ class ClientService:
                 continue
             unit = self._directory.get(province)
             if unit is None or unit["level"] != "province":
-                raise Problem(
-                    422,
-                    "unknown-province",
-                    "Unknown province",
-                    f"{province!r} is not a province id (e.g. `vn63:20`, `vn34:20`) or `vn`.",
-                    errors=[{"loc": ["body", "provinces"], "msg": f"unknown province {province}"}],
+                raise problems.unknown_reference(
+                    "province",
+                    province,
+                    ["body", "provinces"],
+                    "Give a province id (e.g. `vn63:20`, `vn34:20`) or `vn`.",
+                    "Hãy ghi mã tỉnh (ví dụ `vn63:20`, `vn34:20`) hoặc `vn`.",
                 )
             scope.add(province)
             scope.update(successor for successor, _ in self._directory.index.successors(province))
@@ -173,12 +173,37 @@ class ClientService:
         """A signed access token, or `None` when the credentials are wrong."""
         client = await self._repository.client(client_id)
         hashed = client["secret_hash"] if client is not None else _DUMMY_HASH
-        if not await _verifies(hashed, secret) or client is None:
+        verified = await _verifies(hashed, secret)
+        if not verified or client is None or client.get("revoked_at") is not None:
             return None
         roles = [role for role in client["roles"] if role in ROLES]
         return issue_token(
             await self._keys.signing_key(), client_id, roles, client["scope"], self._lifetime
         )
+
+    async def clients(self, after: str | None, limit: int) -> list[Document]:
+        return await self._repository.clients(after, limit)
+
+    async def revoke(self, client_id: str) -> Document:
+        """Revoke a client: it gets no new token, and every service refuses its live
+        ones once it has fetched the list of revoked clients (within a minute)."""
+        if not await self._repository.revoke_client(client_id, datetime.now(UTC)):
+            raise problems.missing("client", client_id)
+        revoked = await self._repository.client(client_id)
+        assert revoked is not None  # just revoked, never deleted
+        log.info("client revoked", client_id=client_id)
+        return revoked
+
+    async def rotate_secret(self, client_id: str) -> str:
+        """A new secret for a client (shown once); the old one stops working at once."""
+        secret = secrets.token_urlsafe(32)
+        hashed = await asyncio.to_thread(_HASHER.hash, secret)
+        if not await self._repository.replace_secret(client_id, hashed, datetime.now(UTC)):
+            raise problems.missing("client", client_id)
+        return secret
+
+    async def revoked(self) -> list[str]:
+        return await self._repository.revoked_clients()
 
 
 async def _verifies(hashed: str, secret: str) -> bool:

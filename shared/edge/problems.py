@@ -68,8 +68,14 @@ def not_found(kind: str, title: str, detail: str, **extensions: Any) -> Problem:
     return Problem(404, kind, title, detail, **extensions)
 
 
-def conflict(kind: str, title: str, detail: str, **extensions: Any) -> Problem:
-    return Problem(409, kind, title, detail, **extensions)
+def conflict(
+    kind: str,
+    title: str,
+    detail: str,
+    errors: Sequence[FieldError] | None = None,
+    **extensions: Any,
+) -> Problem:
+    return Problem(409, kind, title, detail, errors=errors, **extensions)
 
 
 def concurrent_write(key: str) -> Problem:
@@ -91,6 +97,7 @@ _REFERENCE_WORDS = {
     "site": ("site", "điểm (cơ sở)"),
     "province": ("province", "tỉnh"),
     "activity": ("activity", "hoạt động"),
+    "client": ("API client", "ứng dụng"),
 }
 
 
