@@ -2,9 +2,8 @@
 
 A refusal says what is missing: the role (the client has no `submitter` role at
 all), or the province (it has the role, but not for this province, or the data is
-national). `required_role`, `required_province` and `missing` (`role` or
-`province`) carry the same in machine-readable form; the `type` is always
-`forbidden`.
+national). `required_role` and `required_province` carry the same in
+machine-readable form; the `type` is always `forbidden`.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ def forbidden(
     reason = say(reason_en, reason_vi)
     prefix = f"{reason} " if reason else ""
     if not caller.has_role(role):
-        missing = "role"
         detail = say(
             f"{prefix}This needs role {role!r}; client {caller.client_id} has roles "
             f"[{_listed(caller.roles)}].",
@@ -43,7 +41,6 @@ def forbidden(
             f"trò [{_listed(caller.roles)}].",
         )
     elif province is None:
-        missing = "province"
         detail = say(
             f"{prefix}This is national data: it needs national scope (`vn`); client "
             f"{caller.client_id} acts for provinces [{_listed(caller.provinces)}].",
@@ -51,7 +48,6 @@ def forbidden(
             f"{caller.client_id} chỉ được làm việc với các tỉnh [{_listed(caller.provinces)}].",
         )
     else:
-        missing = "province"
         detail = say(
             f"{prefix}Client {caller.client_id} does not act for province {province}; it "
             f"acts for [{_listed(caller.provinces)}].",
@@ -66,7 +62,6 @@ def forbidden(
         errors=None if loc is None else [field_error(loc, detail)],
         required_role=role,
         required_province=province or NATIONAL_SCOPE,
-        missing=missing,
     )
 
 

@@ -28,7 +28,7 @@ def future_date_error(loc: Sequence[str | int], day: date, today: date) -> Field
     return field_error(
         loc,
         say(
-            f"{name} {day.isoformat()} is in the future (today is {today.isoformat()} in Viet Nam)",
+            f"{name} {day.isoformat()} is in the future (today is {today.isoformat()} in Vietnam)",
             f"{name} {day.isoformat()} là ngày trong tương lai (hôm nay là "
             f"{today.isoformat()} theo giờ Việt Nam)",
         ),

@@ -28,6 +28,19 @@ def invalid(kind: str, title: str, detail: str, loc: Loc | None, **extensions: A
     return Problem(422, kind, title, detail, errors=errors, **extensions)
 
 
+def rows_rejected(detail: str, members: dict[str, Any]) -> Problem:
+    """422 `import-rejected`: rows of an upload were rejected and nothing was written;
+    `members` (the upload's result: `rows`, `summary`, …) ride in the problem."""
+    problem = Problem(
+        422,
+        "import-rejected",
+        say("Rows rejected; nothing was written", "Có dòng bị từ chối; chưa ghi gì"),
+        detail,
+    )
+    problem.extensions = dict(members)
+    return problem
+
+
 def validation(errors: Sequence[FieldError], detail: str | None = None) -> Problem:
     """422 `validation`: the request does not match the schema."""
     summary = detail or say(

@@ -42,7 +42,13 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from shared.edge.i18n import pydantic_message, say
-from shared.edge.problems import FieldError, body_too_large, invalid, too_many_items
+from shared.edge.problems import (
+    FieldError,
+    body_too_large,
+    invalid,
+    rows_rejected,
+    too_many_items,
+)
 from shared.edge.text import fold
 from shared.limits import read_limited
 from shared.schemas import RowResult, UploadResult, UploadSummary
@@ -597,16 +603,13 @@ def upload_answer(
         rows=list(rows),
     )
     if summary.rejected and not partial:
-        raise invalid(
-            "import-rejected",
-            say("Rows rejected; nothing was written", "Có dòng bị từ chối; chưa ghi gì"),
+        raise rows_rejected(
             say(
                 f"{summary.rejected} of {len(rows)} rows were rejected; see `rows`. Correct "
                 "them, or send ?partial=true to write the others.",
                 f"{summary.rejected} trên {len(rows)} dòng bị từ chối; xem `rows`. Hãy sửa "
                 "các dòng đó, hoặc gửi ?partial=true để ghi các dòng còn lại.",
             ),
-            None,
-            **result.model_dump(mode="json", exclude_none=True),
+            result.model_dump(mode="json", exclude_none=True),
         )
     return result
