@@ -213,6 +213,7 @@ class Ingestion:
                 )
                 if value is not None
             }
+            extensions.update(verdict.unknown or {})
             outcomes[item.index] = ItemOutcome(
                 item.index,
                 "rejected",
@@ -238,10 +239,11 @@ class Ingestion:
         problem = refusal(caller, "submitter", province)
         if problem is None:
             return []
-        where = province or say("no known province", "tỉnh chưa xác định")
         about = say(
-            f"activity {current['id']} ({current['_id']}) is stored in {where}: ",
-            f"hoạt động {current['id']} ({current['_id']}) được lưu ở {where}: ",
+            f"activity {current['id']} ({current['_id']}) is stored in "
+            f"{'province ' + province if province else 'no known province'}: ",
+            f"hoạt động {current['id']} ({current['_id']}) được lưu ở "
+            f"{'tỉnh ' + province if province else 'tỉnh chưa xác định'}: ",
         )
         return [_forbidden(item.index, [], problem, about) for item in items]
 

@@ -107,19 +107,21 @@ def _item_problem(outcome: ItemOutcome) -> dict[str, Any] | None:
     return {"type": PROBLEM_BASE + kind, "title": title, "status": status, **members}
 
 
+def _item_fields(outcome: ItemOutcome) -> dict[str, Any]:
+    """What a batch item's or an upload row's result says about its outcome."""
+    return {
+        "status": outcome.status,
+        "id": outcome.id,
+        "version": outcome.version,
+        "activity_status": outcome.activity_status,
+        "pending_on": outcome.pending_on or None,
+        "errors": outcome.errors or None,
+        "problem": _item_problem(outcome),
+    }
+
+
 def _item_result(outcome: ItemOutcome) -> ItemResult:
-    return ItemResult.model_validate(
-        {
-            "index": outcome.index,
-            "status": outcome.status,
-            "id": outcome.id,
-            "version": outcome.version,
-            "activity_status": outcome.activity_status,
-            "pending_on": outcome.pending_on or None,
-            "errors": outcome.errors or None,
-            "problem": _item_problem(outcome),
-        }
-    )
+    return ItemResult.model_validate({"index": outcome.index, **_item_fields(outcome)})
 
 
 def _note_written(outcomes: Sequence[ItemOutcome]) -> None:
@@ -281,9 +283,12 @@ class ActivityService:
                     "thể kèm .<mã thôn>.",
                 )
                 raise problems.validation([problems.field_error(["query", "unit_id"], detail)])
-            if unit_id not in self._references.units:
+            province = self._references.province_of(unit_id)
+            # A village not seen yet lies in its commune's province; anything else
+            # that cannot be placed is unknown.
+            if province is None and unit_id not in self._references.units:
                 raise problems.unknown_reference("unit", unit_id, ["query", "unit_id"])
-            require(caller, "viewer", self._references.province_of(unit_id))
+            require(caller, "viewer", province)
         else:
             require_role(caller, "viewer")
         return None if caller.national else tuple(sorted(caller.provinces))
@@ -381,7 +386,7 @@ class ActivityService:
 
 
 def _row_result(row: Row, outcome: ItemOutcome) -> RowResult:
-    result = _item_result(outcome).model_dump(exclude={"index", "errors"})
+    result = {name: value for name, value in _item_fields(outcome).items() if name != "errors"}
     errors = column_errors(outcome.errors, ALL_COLUMNS) if outcome.errors else None
     return RowResult.model_validate(
         {

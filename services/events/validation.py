@@ -63,6 +63,8 @@ class Verdict:
     # For a wrong-edition unit: the units to use instead, `[{unit_id, share, name}]`.
     successors: list[dict[str, Any]] | None = None
     predecessors: list[dict[str, Any]] | None = None
+    # For an unknown reference refused at once: the first one's field and value.
+    unknown: dict[str, Any] | None = None
 
     @property
     def valid(self) -> bool:
@@ -134,6 +136,11 @@ def refuse_missing(activity: ActivityBase, verdict: Verdict) -> None:
         )
     if verdict.kind == INVALID and len(verdict.errors) == len(verdict.missing):
         verdict.kind = f"unknown-{first_kind}"
+        first = verdict.errors[0]
+        verdict.unknown = {
+            "field": ".".join(str(part) for part in first["loc"]),
+            "value": split_key(verdict.missing[0])[1],
+        }
     verdict.missing = []
 
 

@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 
 from services.events.access import activity_province, authorizable
-from shared.edge.authorization import refusal, require_role
 from services.events.items import ACTIVITY_ADAPTER
 from services.events.validation import validate
 from shared.auth import Principal
+from shared.edge.authorization import refusal, require_role
 from shared.http import Problem
 from tests.events_support.activities import club_meeting, communication_session
 from tests.events_support.registry import CLUB_BAN_MAY, reference_cache

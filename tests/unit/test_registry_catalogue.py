@@ -14,9 +14,9 @@ from services.registry.catalogue import (
 )
 from services.registry.folding import fold, nfc
 from services.registry.import_columns import COLUMNS, Kind
-from shared.edge.spreadsheets import CellError, Column, convert
 from services.reporting.catalogue import INDICATORS
 from shared.contracts.indicators import INDICATOR_CODES
+from shared.edge.spreadsheets import CellError, Column, convert
 
 
 @pytest.mark.parametrize("query", ["van nham", "Vân Nham", "VAN NHAM", "vÂn NhAm", " van  nham "])
