@@ -10,7 +10,7 @@ province, whatever unit a new version names.
 
 from __future__ import annotations
 
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from shared.mongo import Document
 from shared.units import NATION_ID, parse_unit_id
 

@@ -12,7 +12,7 @@ from services.events.deps import EventsApp
 from services.events.handlers import RegistryReplicaHandler
 from services.events.ingestion import Ingestion, utc_now
 from services.events.pending import PendingResolver, PendingSweeper
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from services.events.replica import RegistryReplica
 from services.events.repository import (
     OUTBOX_COLLECTIONS,

@@ -18,7 +18,7 @@ from services.events.access import FORBIDDEN, activity_province
 from services.events.columns import ALL_COLUMNS, REQUIRED_COLUMNS
 from services.events.ingestion import CONCURRENT, VOIDED, Ingestion, ItemOutcome
 from services.events.items import Incoming, nfc, normalised, parse_batch
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from services.events.repository import ActivityQuery, ActivityRepository
 from services.events.schemas import (
     ActivityDetail,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from services.events.references import (
+from services.events.reference_cache import (
     CLUB,
     PROGRAMME,
     SITE,

@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from services.registry.catalogue import ETHNIC_GROUPS, is_ethnic_minority
 from services.registry.deps import (
     CREATED,
     Caller,
@@ -38,6 +37,7 @@ from services.registry.schemas import (
     UnitList,
     VillageIn,
 )
+from services.registry.vocabularies import ETHNIC_GROUPS, is_ethnic_minority
 from shared.auth.http import current_principal
 from shared.edge.authorization import require_admin
 from shared.schemas import Programme, ProgrammeList

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from services.registry import events
+from services.registry import messages
 from services.registry.permissions import require_for
 from services.registry.programmes import ProgrammeService
 from services.registry.repository import RecordQuery, Repositories, RevisionedRepository
@@ -123,7 +123,7 @@ class RegisterService:
 
     async def write_site(self, prepared: Prepared) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.site_upserted(prepared.state, revision)]
+            return [messages.site_upserted(prepared.state, revision)]
 
         written = await self._sites.put(prepared.key, prepared.state, events_for)
         return _noted("site.upserted", prepared, written.outcome, written.revision)
@@ -301,7 +301,7 @@ class RegisterService:
 
     async def write_club(self, prepared: Prepared) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.club_upserted(prepared.state, revision)]
+            return [messages.club_upserted(prepared.state, revision)]
 
         written = await self._clubs.put(prepared.key, prepared.state, events_for)
         return _noted("club.upserted", prepared, written.outcome, written.revision)

@@ -11,13 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.registry import events
-from services.registry.catalogue import (
-    earliest_birth_year,
-    ethnicity_code,
-    is_ethnic_minority,
-    latest_birth_year,
-)
+from services.registry import messages
 from services.registry.clubs import Loc, Prepared, RegisterService, Stored
 from services.registry.repository import RecordQuery, Repositories, new_document
 from services.registry.schemas import (
@@ -28,6 +22,12 @@ from services.registry.schemas import (
     MemberBulkItem,
     MemberCounts,
     MemberIn,
+)
+from services.registry.vocabularies import (
+    earliest_birth_year,
+    ethnicity_code,
+    is_ethnic_minority,
+    latest_birth_year,
 )
 from shared.audit import note_write
 from shared.auth import Principal
@@ -184,7 +184,7 @@ class MemberService:
 
     async def _write_member(self, prepared: Prepared, province: str) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.member_upserted(prepared.state, revision, province)]
+            return [messages.member_upserted(prepared.state, revision, province)]
 
         written = await self._members.put(prepared.key, prepared.state, events_for)
         return Stored(prepared.key, written.outcome, written.revision)
@@ -198,14 +198,14 @@ class MemberService:
         for item in prepared:
             before = held.get(item.key)
             if before is None:
-                event = events.member_upserted(item.state, 1, province)
+                event = messages.member_upserted(item.state, 1, province)
                 inserts.append(new_document(item.key, item.state, [event]))
                 stored[item.key] = Stored(item.key, Outcome.CREATED, 1)
             elif {name: before.get(name) for name in item.state} == item.state:
                 stored[item.key] = Stored(item.key, Outcome.UNCHANGED, int(before["revision"]))
             else:
                 revision = int(before["revision"])
-                event = events.member_upserted(item.state, revision + 1, province)
+                event = messages.member_upserted(item.state, revision + 1, province)
                 if await self._members.put_if_at(item.key, revision, item.state, [event]):
                     stored[item.key] = Stored(item.key, Outcome.CHANGED, revision + 1)
                 else:  # changed under us: decide again on fresh state

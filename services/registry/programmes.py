@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from services.registry import events
-from services.registry.catalogue import period_error
+from services.registry import messages
 from services.registry.repository import Repositories, RevisionedRepository
 from services.registry.schemas import ProgrammeIn, TargetIn, TargetPlan
 from services.registry.service import UnitService
+from services.registry.vocabularies import period_error
 from shared.audit import note_write
 from shared.auth import Principal
 from shared.auth.principal import Role
@@ -99,7 +99,7 @@ class ProgrammeService:
         state["name"], state["name_vi"] = nfc(state["name"]), nfc(state["name_vi"])
 
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.programme_upserted({"code": code, **state}, revision)]
+            return [messages.programme_upserted({"code": code, **state}, revision)]
 
         written: Written = await self._programmes.put(code, state, events_for)
         note_write("programme.upserted", code, written.revision)
@@ -170,7 +170,7 @@ class ProgrammeService:
                 note_write("targets.set", code, revision)
                 return await self.targets(code, caller)
             next_revision = 1 if revision is None else revision + 1
-            event = events.target_set(state, next_revision)
+            event = messages.target_set(state, next_revision)
             if await self._targets.put_if_at(code, revision, state, [event]):
                 note_write("targets.set", code, next_revision)
                 return await self.targets(code, caller)

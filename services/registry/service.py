@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from services.registry import events
-from services.registry.catalogue import CLASSIFICATIONS, REGION_VALUES
+from services.registry import messages
 from services.registry.directory import UnitDirectory, UnitQuery, sort_key
 from services.registry.permissions import require_for
 from services.registry.repository import ClassificationRepository, Repositories
@@ -19,6 +18,7 @@ from services.registry.schemas import (
     UnitSummary,
     VillageIn,
 )
+from services.registry.vocabularies import CLASSIFICATIONS, REGION_VALUES
 from shared.audit import note_write
 from shared.auth import Principal
 from shared.auth.principal import Role
@@ -147,7 +147,7 @@ class UnitService:
         province = self.directory.province_of(commune["id"])
 
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.unit_upserted(state, revision, province)]
+            return [messages.unit_upserted(state, revision, province)]
 
         written = await self._villages.put(village_id, state, events_for)
         self.directory.put_many([{**state, "revision": written.revision}])
@@ -213,7 +213,7 @@ class UnitService:
                 unchanged = Classification.model_validate({**state, "revision": revision})
                 return unchanged, Outcome.UNCHANGED
             next_revision = 1 if revision is None else revision + 1
-            event = events.classification_set(state, next_revision, province)
+            event = messages.classification_set(state, next_revision, province)
             if await self._classifications.put_if_at(key, revision, state, [event]):
                 note_write(action, key, next_revision)
                 outcome = Outcome.CREATED if held is None else Outcome.CHANGED

@@ -6,14 +6,14 @@ from datetime import date, datetime
 
 import pytest
 
-from services.registry.catalogue import (
+from services.registry.folding import fold, nfc
+from services.registry.import_columns import COLUMNS, Kind
+from services.registry.vocabularies import (
     ETHNIC_GROUPS,
     ethnicity_code,
     is_ethnic_minority,
     period_error,
 )
-from services.registry.folding import fold, nfc
-from services.registry.import_columns import COLUMNS, Kind
 from services.reporting.catalogue import INDICATORS
 from shared.contracts.indicators import INDICATOR_CODES
 from shared.edge.spreadsheets import CellError, Column, convert
