@@ -168,14 +168,36 @@ def health_router(readiness: Callable[[Request], ReadinessCheck]) -> APIRouter:
 
     @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
+        """`{"status": "ok"}` while the process runs; no dependency is checked."""
         return {"status": "ok"}
 
     @router.get(
         "/readyz",
         summary="MongoDB and NATS are reachable (503 otherwise)",
-        responses={503: {"description": "A dependency is not reachable"}},
+        responses={
+            200: {
+                "description": "Ready",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "ready", "checks": {"mongodb": True, "nats": True}}
+                    }
+                },
+            },
+            503: {
+                "description": "A dependency is not reachable",
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "status": "not ready",
+                            "checks": {"mongodb": True, "nats": False},
+                        }
+                    }
+                },
+            },
+        },
     )
     async def readyz(request: Request) -> JSONResponse:
+        """200 when MongoDB and NATS answer, 503 naming the one that does not."""
         checks = await readiness(request)()
         ready = all(checks.values())
         return JSONResponse(
@@ -185,6 +207,7 @@ def health_router(readiness: Callable[[Request], ReadinessCheck]) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
+        """Request counts and latencies, consumer and outbox figures (Prometheus text)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

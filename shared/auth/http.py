@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.principal import Principal, Role
 from shared.auth.tokens import InvalidToken, TokenVerifier
@@ -165,7 +166,20 @@ def _invalid_token(detail: str) -> Problem:
     )
 
 
-async def current_principal(request: Request) -> Principal:
+# Declares the bearer scheme on every operation that takes `current_principal` (the
+# OpenAPI document and Swagger UI's Authorize button); the check itself is ours.
+BEARER_SCHEME = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="An access token from the registry's `POST /v1/oauth/token`.",
+    auto_error=False,
+)
+
+
+async def current_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)] = None,
+) -> Principal:
     """The dependency every `/v1` route takes: 401 without a valid token."""
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.principal(request)

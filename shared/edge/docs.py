@@ -2,10 +2,10 @@
 
 `/docs` (Swagger UI) and `/redoc` (ReDoc) load their scripts and styles from the
 service itself (`/docs/static`, the files the `fastapi-offline` package ships), never
-from a CDN. The OpenAPI document declares the bearer scheme (and the OAuth 2.0
-client-credentials flow that issues the tokens) on every operation that needs a
-token, and gives every operation an example request body and example responses:
-those written on the models, or else ones derived from the schema.
+from a CDN. Every operation that needs a token declares the bearer scheme (through
+`shared.auth.http.current_principal`), and beside it the OAuth 2.0
+client-credentials flow that issues the tokens. Every request body and JSON response
+gets an example: the one written on the model, or else one derived from the schema.
 """
 
 from __future__ import annotations
@@ -16,24 +16,16 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-
-from shared.auth.http import current_principal
 
 STATIC_DIR = Path(fastapi_offline.__file__).parent / "static"
 STATIC_PATH = "/docs/static"
 BEARER = "bearer"
 CLIENT_CREDENTIALS = "clientCredentials"
 _MAX_DEPTH = 8
-
-
-def _needs_token(dependant: Dependant) -> bool:
-    return any(sub.call is current_principal or _needs_token(sub) for sub in dependant.dependencies)
 
 
 def install_docs(app: FastAPI, token_url: str) -> None:
@@ -74,30 +66,19 @@ def install_docs(app: FastAPI, token_url: str) -> None:
             description=app.description,
             routes=app.routes,
         )
-        secured = {
-            (route.path, method.lower())
-            for route in app.routes
-            if isinstance(route, APIRoute) and _needs_token(route.dependant)
-            for method in route.methods or ()
+        # The bearer scheme is declared by `current_principal` itself; the flow that
+        # issues its tokens is added beside it, for Swagger UI's Authorize button.
+        components = document.setdefault("components", {})
+        components.setdefault("securitySchemes", {})[CLIENT_CREDENTIALS] = {
+            "type": "oauth2",
+            "description": "Client credentials (form fields or HTTP Basic).",
+            "flows": {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}},
         }
-        document.setdefault("components", {})["securitySchemes"] = {
-            BEARER: {
-                "type": "http",
-                "scheme": "bearer",
-                "bearerFormat": "JWT",
-                "description": "An access token from the registry's `POST /v1/oauth/token`.",
-            },
-            CLIENT_CREDENTIALS: {
-                "type": "oauth2",
-                "description": "Client credentials (form fields or HTTP Basic).",
-                "flows": {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}},
-            },
-        }
-        schemas = document["components"].get("schemas", {})
-        for path, operations in document.get("paths", {}).items():
-            for method, operation in operations.items():
-                if (path, method) in secured:
-                    operation["security"] = [{BEARER: []}, {CLIENT_CREDENTIALS: []}]
+        schemas = components.get("schemas", {})
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                if {BEARER: []} in operation.get("security", []):
+                    operation["security"].append({CLIENT_CREDENTIALS: []})
                 _add_examples(operation, schemas)
         app.openapi_schema = document
         return document

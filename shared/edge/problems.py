@@ -69,11 +69,10 @@ def rejected(
     status: int, kind: str, title: str, errors: Sequence[FieldError], **extensions: Any
 ) -> Problem:
     """An item refused for the reasons in `errors`: the first one is the `detail`."""
-    count = len(errors)
-    if count == 1:
-        detail = str(errors[0]["msg"])
-    else:
-        detail = say(f"{count} problems; see `errors`.", f"{count} lỗi; xem `errors`.")
+    more = len(errors) - 1
+    detail = str(errors[0]["msg"]) if errors else title
+    if more > 0:
+        detail += say(f" (and {more} more; see `errors`)", f" (và {more} lỗi khác; xem `errors`)")
     return Problem(status, kind, title, detail, errors=errors, **extensions)
 
 
