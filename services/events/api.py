@@ -160,10 +160,7 @@ async def void_activity_by_key(
                     "example": [_EXAMPLE_ITEM],
                 },
                 **{
-                    media: {
-                        "schema": {"type": "string", "description": "One item per line"},
-                        "example": '{"source_system": "langson-p8", "external_id": "HL-1", …}\n',
-                    }
+                    media: {"schema": {"type": "string", "description": "One item per line"}}
                     for media in NDJSON_TYPES
                 },
             },

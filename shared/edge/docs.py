@@ -88,8 +88,10 @@ def install_docs(app: FastAPI, token_url: str) -> None:
 
 def _add_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
     """An example for the request body and each response that has none."""
-    for media in operation.get("requestBody", {}).get("content", {}).values():
-        if "example" not in media and "examples" not in media and "schema" in media:
+    for kind, media in operation.get("requestBody", {}).get("content", {}).items():
+        # Files (XLSX, octet streams) and NDJSON have no example a tool could send.
+        textual = kind.endswith("json") or kind in ("text/csv", "multipart/form-data")
+        if textual and "example" not in media and "examples" not in media and "schema" in media:
             media["example"] = example_of(media["schema"], schemas)
     for response in operation.get("responses", {}).values():
         for media in response.get("content", {}).values():
@@ -137,7 +139,7 @@ def _string_example(schema: dict[str, Any]) -> str:
     formats = {
         "date": "2023-10-12",
         "date-time": "2023-10-12T08:30:00+07:00",
-        "binary": "",
+        "binary": "Mã hệ thống nguồn,Mã định danh\nlangson-p8,HL-1\n",
         "uri": "https://example.org",
     }
     if schema.get("format") in formats:
