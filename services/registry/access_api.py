@@ -22,10 +22,9 @@ from services.registry.access_schemas import (
 from services.registry.deps import AccessDep, Caller, Cursor, Limit
 from shared.audit import note_write
 from shared.auth.http import Authenticator
+from shared.edge import problems
 from shared.edge.authorization import require_admin
 from shared.edge.cursors import decode_cursor, page_cursor
-from shared.edge.i18n import say
-from shared.http import Problem
 from shared.mongo import Document
 
 router = APIRouter()
@@ -33,18 +32,8 @@ ClientPath = Annotated[str, Path(max_length=200, description="The client's id")]
 _BASIC = "basic "
 
 
-def _oauth_error(status: int, error: str, en: str, vi: str) -> Problem:
-    # RFC 6749 §5.2 names the error in `error`; the body is also a problem document.
-    description = say(en, vi)
-    return Problem(
-        status,
-        f"oauth-{error.replace('_', '-')}",
-        say("Token request refused", "Yêu cầu cấp mã truy cập bị từ chối"),
-        description,
-        headers={"WWW-Authenticate": 'Basic realm="bdg"'} if status == 401 else None,
-        error=error,
-        error_description=description,
-    )
+def _oauth_error(status: int, error: str, en: str, vi: str) -> Exception:
+    return problems.oauth_error(status, error, en, vi)
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

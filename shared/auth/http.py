@@ -16,9 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.principal import Principal, Role
 from shared.auth.tokens import InvalidToken, TokenVerifier
-from shared.edge import authorization
+from shared.edge import authorization, problems
 from shared.edge.i18n import say
-from shared.http import Problem
 from shared.logging import bind_client_id, get_logger
 
 _BEARER = "bearer "
@@ -114,24 +113,13 @@ class Authenticator:
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("Authorization", "")
         if not header.lower().startswith(_BEARER):
-            raise Problem(
-                401,
-                "unauthenticated",
-                say("Authentication required", "Cần xác thực"),
-                say(
-                    "Send `Authorization: Bearer <access_token>`; get a token from the "
-                    "registry's POST /v1/oauth/token (client credentials).",
-                    "Hãy gửi `Authorization: Bearer <access_token>`; lấy mã truy cập từ "
-                    "POST /v1/oauth/token của dịch vụ registry (client credentials).",
-                ),
-                headers={"WWW-Authenticate": 'Bearer realm="bdg"'},
-            )
+            raise problems.unauthenticated()
         try:
             principal = await self.verifier.verify(header[len(_BEARER) :].strip())
         except InvalidToken as exc:
-            raise _invalid_token(say(str(exc), f"Mã truy cập không hợp lệ: {exc}")) from exc
+            raise problems.invalid_token(_token_fault(str(exc))) from exc
         if self.revocations is not None and await self.revocations.is_revoked(principal.client_id):
-            raise _invalid_token(
+            raise problems.invalid_token(
                 say(
                     f"Client {principal.client_id} has been revoked.",
                     f"Ứng dụng {principal.client_id} đã bị thu hồi.",
@@ -139,31 +127,29 @@ class Authenticator:
             )
         wait = self.limiter.retry_after(principal.client_id)
         if wait > 0:
-            raise Problem(
-                429,
-                "rate-limited",
-                say("Too many requests", "Quá nhiều yêu cầu"),
-                say(
-                    f"Client {principal.client_id} is over its limit of "
-                    f"{self.limiter.rate:g} requests per second.",
-                    f"Ứng dụng {principal.client_id} vượt giới hạn "
-                    f"{self.limiter.rate:g} yêu cầu mỗi giây.",
-                ),
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            raise problems.rate_limited(
+                principal.client_id, self.limiter.rate, max(1, math.ceil(wait))
             )
         request.state.principal = principal
         bind_client_id(principal.client_id)
         return principal
 
 
-def _invalid_token(detail: str) -> Problem:
-    return Problem(
-        401,
-        "invalid-token",
-        say("Invalid access token", "Mã truy cập không hợp lệ"),
-        detail,
-        headers={"WWW-Authenticate": 'Bearer realm="bdg", error="invalid_token"'},
-    )
+# What the verifier says about a token, said in Vietnamese too.
+_TOKEN_FAULTS_VI = {
+    "the token is not a JWT": "mã truy cập không phải JWT",
+    "the token must be EdDSA-signed and name its key (kid)": (
+        "mã truy cập phải được ký EdDSA và ghi khóa ký (kid)"
+    ),
+    "the signing keys cannot be fetched right now": "hiện không lấy được khóa ký",
+    "the token is signed by an unknown key": "mã truy cập được ký bằng khóa không xác định",
+    "the token has expired": "mã truy cập đã hết hạn",
+}
+
+
+def _token_fault(english: str) -> str:
+    vietnamese = _TOKEN_FAULTS_VI.get(english, f"mã truy cập không hợp lệ ({english})")
+    return say(english, vietnamese)
 
 
 # Declares the bearer scheme on every operation that takes `current_principal` (the

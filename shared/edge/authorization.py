@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.auth.principal import NATIONAL_SCOPE, Principal, Role
+from shared.edge import problems
 from shared.edge.i18n import say
 from shared.edge.problems import field_error
 from shared.http import Problem
@@ -54,15 +55,8 @@ def forbidden(
             f"{prefix}Ứng dụng {caller.client_id} không được làm việc với tỉnh {province}; "
             f"chỉ với [{_listed(caller.provinces)}].",
         )
-    return Problem(
-        403,
-        "forbidden",
-        say("Not allowed for this client", "Ứng dụng không được phép"),
-        detail,
-        errors=None if loc is None else [field_error(loc, detail)],
-        required_role=role,
-        required_province=province or NATIONAL_SCOPE,
-    )
+    errors = None if loc is None else [field_error(loc, detail)]
+    return problems.forbidden(detail, role, province or NATIONAL_SCOPE, errors)
 
 
 def require(

@@ -26,6 +26,7 @@ STATIC_PATH = "/docs/static"
 BEARER = "bearer"
 CLIENT_CREDENTIALS = "clientCredentials"
 _MAX_DEPTH = 8
+_TEXTUAL = ("text/csv", "multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def install_docs(app: FastAPI, token_url: str) -> None:
@@ -90,7 +91,7 @@ def _add_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
     """An example for the request body and each response that has none."""
     for kind, media in operation.get("requestBody", {}).get("content", {}).items():
         # Files (XLSX, octet streams) and NDJSON have no example a tool could send.
-        textual = kind.endswith("json") or kind in ("text/csv", "multipart/form-data")
+        textual = kind.endswith("json") or kind in _TEXTUAL
         if textual and "example" not in media and "examples" not in media and "schema" in media:
             media["example"] = example_of(media["schema"], schemas)
     for response in operation.get("responses", {}).values():

@@ -215,6 +215,75 @@ def invalid_cursor() -> Problem:
     )
 
 
+# ------------------------------------------------------------------ access
+def unauthenticated() -> Problem:
+    return Problem(
+        401,
+        "unauthenticated",
+        say("Authentication required", "Cần xác thực"),
+        say(
+            "Send `Authorization: Bearer <access_token>`; get a token from the "
+            "registry's POST /v1/oauth/token (client credentials).",
+            "Hãy gửi `Authorization: Bearer <access_token>`; lấy mã truy cập từ "
+            "POST /v1/oauth/token của dịch vụ registry (client credentials).",
+        ),
+        headers={"WWW-Authenticate": 'Bearer realm="bdg"'},
+    )
+
+
+def invalid_token(detail: str) -> Problem:
+    return Problem(
+        401,
+        "invalid-token",
+        say("Invalid access token", "Mã truy cập không hợp lệ"),
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="bdg", error="invalid_token"'},
+    )
+
+
+def rate_limited(client_id: str, rate: float, retry_after: int) -> Problem:
+    return Problem(
+        429,
+        "rate-limited",
+        say("Too many requests", "Quá nhiều yêu cầu"),
+        say(
+            f"Client {client_id} is over its limit of {rate:g} requests per second.",
+            f"Ứng dụng {client_id} vượt giới hạn {rate:g} yêu cầu mỗi giây.",
+        ),
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def oauth_error(status: int, error: str, en: str, vi: str) -> Problem:
+    """A token request refused: RFC 6749 §5.2 names the error in `error`, and the body
+    is a problem document too."""
+    description = say(en, vi)
+    return Problem(
+        status,
+        f"oauth-{error.replace('_', '-')}",
+        say("Token request refused", "Yêu cầu cấp mã truy cập bị từ chối"),
+        description,
+        headers={"WWW-Authenticate": 'Basic realm="bdg"'} if status == 401 else None,
+        error=error,
+        error_description=description,
+    )
+
+
+def forbidden(
+    detail: str, role: str, province: str, errors: Sequence[FieldError] | None
+) -> Problem:
+    """403 `forbidden`; `shared.edge.authorization` words the `detail`."""
+    return Problem(
+        403,
+        "forbidden",
+        say("Not allowed for this client", "Ứng dụng không được phép"),
+        detail,
+        errors=errors,
+        required_role=role,
+        required_province=province,
+    )
+
+
 # ----------------------------------------------------------------- operations
 def internal_error() -> Problem:
     return Problem(

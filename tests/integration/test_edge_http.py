@@ -133,7 +133,7 @@ async def test_docs_work_offline_and_declare_the_bearer_scheme(stack: Stack) -> 
                     assert {"bearer": []} in operation.get("security", []), where
                 bodies = operation.get("requestBody", {}).get("content", {}).values()
                 if bodies:
-                    assert any("example" in media or "examples" in media for media in bodies)
+                    assert any("example" in m or "examples" in m for m in bodies), where
                 ok = [r for code, r in operation["responses"].items() if code.startswith("2")]
                 for response in ok:
                     for kind, media in response.get("content", {}).items():
