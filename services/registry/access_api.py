@@ -25,7 +25,6 @@ from shared.auth.http import Authenticator
 from shared.edge import problems
 from shared.edge.authorization import require_admin
 from shared.edge.cursors import decode_cursor, page_cursor
-from shared.mongo import Document
 
 router = APIRouter()
 ClientPath = Annotated[str, Path(max_length=200, description="The client's id")]
@@ -135,22 +134,9 @@ async def create_client(body: ClientIn, caller: Caller, service: AccessDep) -> C
     """A client acts for the provinces given (and, across the 2025 reorganisation,
     their predecessors and successors) with the roles given."""
     require_admin(caller)
-    document, secret = await service.clients.create(
-        body.name, body.roles, body.provinces, caller.client_id
-    )
-    note_write("client.created", document["_id"])
-    return ClientCreated(
-        client_id=document["_id"],
-        client_secret=secret,
-        name=document["name"],
-        roles=document["roles"],
-        provinces=document["provinces"],
-        scope=document["scope"],
-    )
-
-
-def _client_view(document: Document) -> ClientView:
-    return ClientView.model_validate({**document, "client_id": document["_id"]})
+    created = await service.clients.create(body.name, body.roles, body.provinces, caller.client_id)
+    note_write("client.created", created.client_id)
+    return created
 
 
 @router.get(
@@ -167,8 +153,8 @@ async def list_clients(
     key = decode_cursor(cursor, (str,))
     found = await service.clients.clients(None if key is None else str(key[0]), limit + 1)
     return ClientList(
-        items=[_client_view(document) for document in found[:limit]],
-        next_cursor=page_cursor(found, limit, lambda document: [document["_id"]]),
+        items=found[:limit],
+        next_cursor=page_cursor(found, limit, lambda client: [client.client_id]),
     )
 
 
@@ -186,10 +172,10 @@ async def revoke_client(
     every service within a minute (at once by this one). Revoking again changes
     nothing."""
     require_admin(caller)
-    document = await service.clients.revoke(client_id)
+    revoked = await service.clients.revoke(client_id)
     service.revocations.revoke(client_id)
     note_write("client.revoked", client_id)
-    return _client_view(document)
+    return revoked
 
 
 @router.post(

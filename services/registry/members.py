@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.registry import messages
-from services.registry.clubs import Loc, Prepared, RegisterService, Stored
+from services.registry.clubs import Loc, Prepared, RegisterService, Stored, club_view
 from services.registry.repository import RecordQuery, Repositories, new_document
 from services.registry.schemas import (
     BulkResults,
+    Club,
     ItemError,
     ItemResult,
     Member,
@@ -62,6 +63,11 @@ class MemberService:
             tally["total"] += 1
             tally["ethnic_minority"] += int(bool(member["ethnic_minority"]))
         return {key: MemberCounts(as_of=day, **value) for key, value in counts.items()}
+
+    async def club_views(self, documents: list[Document], day: date) -> list[Club]:
+        """Clubs as the API answers them, with their member counts on `day`."""
+        counts = await self.member_counts([document["_id"] for document in documents], day)
+        return [club_view(document, counts[document["_id"]]) for document in documents]
 
     # ---------------------------------------------------------------- members
     def prepare_member(

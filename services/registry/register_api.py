@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from services.registry.clubs import club_view, site_view
+from services.registry.clubs import site_view
 from services.registry.deps import (
     CREATED,
     AsOf,
@@ -24,7 +24,7 @@ from services.registry.deps import (
 )
 from services.registry.import_columns import COLUMNS, Kind
 from services.registry.members import member_view
-from services.registry.repository import RecordQuery
+from services.registry.repository import RecordQuery, cursor_key
 from services.registry.schemas import (
     BulkResults,
     Club,
@@ -55,10 +55,6 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 def _after(cursor: str | None) -> str | None:
     key = decode_cursor(cursor, (str,))
     return None if key is None else str(key[0])
-
-
-def _id_key(document: dict[str, Any]) -> list[str | int]:
-    return [document["_id"]]
 
 
 # --------------------------------------------------------------------- sites
@@ -100,7 +96,7 @@ async def list_sites(
     found = await reg.registers.sites(query, unit_id, caller, limit + 1)
     return SiteList(
         items=[site_view(d) for d in found[:limit]],
-        next_cursor=page_cursor(found, limit, _id_key),
+        next_cursor=page_cursor(found, limit, cursor_key),
     )
 
 
@@ -152,11 +148,9 @@ async def list_clubs(
         programme=programme, kind=kind, updated_since=updated_since, after=_after(cursor)
     )
     found = await reg.registers.clubs(query, unit_id, caller, limit + 1)
-    page = found[:limit]
-    counts = await reg.members.member_counts([d["_id"] for d in page], as_of or today_in_vietnam())
     return ClubList(
-        items=[club_view(d, counts[d["_id"]]) for d in page],
-        next_cursor=page_cursor(found, limit, _id_key),
+        items=await reg.members.club_views(found[:limit], as_of or today_in_vietnam()),
+        next_cursor=page_cursor(found, limit, cursor_key),
     )
 
 
@@ -166,8 +160,8 @@ async def get_club(
 ) -> Club:
     """One club with its member counts on `as_of`, for a `viewer` of its province."""
     document = await reg.registers.club_for(club_id, caller, "viewer")
-    counts = await reg.members.member_counts([club_id], as_of or today_in_vietnam())
-    return club_view(document, counts[club_id])
+    [club] = await reg.members.club_views([document], as_of or today_in_vietnam())
+    return club
 
 
 @router.put(
@@ -231,7 +225,7 @@ async def list_members(
     found = await reg.members.members(query, limit + 1)
     return MemberList(
         items=[member_view(d) for d in found[:limit]],
-        next_cursor=page_cursor(found, limit, _id_key),
+        next_cursor=page_cursor(found, limit, cursor_key),
     )
 
 

@@ -83,6 +83,11 @@ class RecordQuery:
         return selector
 
 
+def cursor_key(document: Mapping[str, Any]) -> list[str | int]:
+    """What a page of records is resumed after (`RecordQuery.after`): its `_id`."""
+    return [str(document["_id"])]
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

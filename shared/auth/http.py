@@ -67,9 +67,10 @@ class RevocationList:
 
     Tokens are verified offline, so a revoked client's tokens would stay valid until
     they expire; every service therefore refuses the tokens of clients on this list.
-    The list is fetched on the first request, then again in the background once it is
-    older than `refresh_seconds` (30 s: a revocation takes effect everywhere within a
-    minute). While the registry cannot be reached the last list is kept.
+    The list is fetched in the background, on the first request and then whenever it
+    is older than `refresh_seconds` (30 s: a revocation takes effect everywhere within a
+    minute); no request waits for it. While the registry cannot be reached the last
+    list is kept.
     """
 
     def __init__(self, source: RevocationSource, refresh_seconds: float = 30.0) -> None:
@@ -77,7 +78,6 @@ class RevocationList:
         self._refresh_seconds = refresh_seconds
         self._revoked: frozenset[str] = frozenset()
         self._fetched_at = float("-inf")
-        self._loaded = False
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
@@ -88,7 +88,6 @@ class RevocationList:
             log.warning("revoked clients cannot be fetched", error=repr(exc))
             return
         self._revoked = frozenset(str(client) for client in document.get("revoked", []))
-        self._loaded = True
 
     def revoke(self, client_id: str) -> None:
         """Take effect at once in this process (the registry revoking locally)."""
@@ -98,9 +97,6 @@ class RevocationList:
         stale = time.monotonic() - self._fetched_at > self._refresh_seconds
         if stale and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self.refresh(), name="revocations-refresh")
-        if not self._loaded and self._task is not None:
-            # The first answer waits for the first list, briefly.
-            await asyncio.wait({self._task}, timeout=2.0)
         return client_id in self._revoked
 
 
