@@ -1,0 +1,251 @@
+"""Markdown tables from the per-engine result files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from storage_engines.fidelity import CHECKS
+from storage_engines.speed import QUERIES
+
+MEASURE_TITLES = {
+    "find_one_id": "find_one by _id",
+    "find_in_1000": "find _id $in 1,000",
+    "update_guarded": "revision-guarded update_one",
+    "province_range_100": "equality + range, 100 docs",
+    "region_group_1000": "$match + $group over 1,000",
+}
+
+
+def load(results: Path, order: list[str]) -> list[dict[str, Any]]:
+    found = {path.stem: json.loads(path.read_text()) for path in results.glob("*.json")}
+    names = [name for name in order if name in found] + sorted(set(found) - set(order))
+    return [found[name] for name in names]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def versions_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for result in results:
+        versions = result.get("versions") or {}
+        named = ", ".join(f"{k} {v}" for k, v in versions.items() if k not in ("python", "sqlite"))
+        rows.append(
+            [
+                result["engine"],
+                named or result.get("skipped", "—"),
+                f"{versions.get('python', '?')} (SQLite {versions.get('sqlite', '?')})",
+                result.get("access", "—"),
+            ]
+        )
+    return _table(["engine", "versions", "Python", "reached through"], rows)
+
+
+def fidelity_table(results: list[dict[str, Any]]) -> list[str]:
+    engines = [r for r in results if r.get("fidelity")]
+    header = ["shape (where the project uses it)", *(r["engine"] for r in engines)]
+    rows = []
+    for item in CHECKS:
+        cells = [f"`{item.key}`: {item.shape} — {item.used_by}"]
+        for result in engines:
+            verdict = result["fidelity"].get(item.key)
+            cells.append(verdict["status"] if verdict else "—")
+        rows.append(cells)
+    totals = ["**ok / wrong / unsupported**"]
+    for result in engines:
+        statuses = [v["status"] for v in result["fidelity"].values()]
+        totals.append("/".join(str(statuses.count(s)) for s in ("ok", "wrong", "unsupported")))
+    rows.append(totals)
+    lines = _table(header, rows)
+    for result in engines:
+        notes = [
+            f"- `{key}` {verdict['status']}: {verdict['detail']}"
+            for key, verdict in result["fidelity"].items()
+            if verdict["status"] != "ok"
+        ]
+        if notes:
+            lines += ["", f"{result['engine']}:", *notes]
+    return lines
+
+
+def _series(result: dict[str, Any], size: str, measure: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = (
+        result.get("speed", {}).get("series", {}).get(size, {}).get(measure)
+    )
+    return found
+
+
+def insert_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for result in results:
+        speed = result.get("speed")
+        if not speed or not speed.get("insert"):
+            continue
+        inserts = speed["insert"]
+        last = inserts[max(inserts, key=int)]
+        first, final = last.get("first_10k_docs_per_s"), last.get("last_10k_docs_per_s")
+        ratio = f"{final / first:.0%}" if first and final else "—"
+        stopped = last.get("stopped")
+        rows.append(
+            [
+                result["engine"],
+                f"{last['loaded']:,}",
+                _number(last["docs_per_s"]) + (" (stopped)" if stopped else ""),
+                _number(first),
+                _number(final),
+                ratio,
+                f"{last['store_mb']:,.0f}",
+                f"{last['rss_mb']:,.0f}",
+                stopped or speed.get("incomplete") or "",
+            ]
+        )
+    return _table(
+        [
+            "engine",
+            "documents",
+            "insert_many docs/s",
+            "first 10k docs/s",
+            "last 10k docs/s",
+            "last / first",
+            "store MB",
+            "peak RSS MB",
+            "note",
+        ],
+        rows,
+    )
+
+
+def latency_table(results: list[dict[str, Any]]) -> list[str]:
+    header = ["engine", "documents"] + [f"{MEASURE_TITLES[m]} p50 / p95 ms" for m, _, _ in QUERIES]
+    rows = []
+    for result in results:
+        series = result.get("speed", {}).get("series", {})
+        for size in sorted(series, key=int):
+            cells = [result["engine"], f"{int(size):,}"]
+            for measure, _, _ in QUERIES:
+                found = _series(result, size, measure)
+                if found is None:
+                    cells.append("not reached")
+                    continue
+                if found.get("error"):
+                    cells.append("refused: " + found["error"][:120])
+                    continue
+                text = f"{_ms(found['p50_ms'])} / {_ms(found['p95_ms'])}"
+                if found["over_cap"]:
+                    text = "> 60 s"
+                if found["problems"]:
+                    text += " (wrong answer: " + found["problems"][0] + ")"
+                cells.append(text + f" (n={found['n']})")
+            rows.append(cells)
+    return _table(header, rows)
+
+
+def durability_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for result in results:
+        durable = result.get("durability")
+        shared = result.get("multiprocess")
+        if not durable and not shared:
+            continue
+        trials = (durable or {}).get("trials", [])
+        kill = "; ".join(
+            t["error"]
+            if "error" in t
+            else f"{t['missing']} of {t['acknowledged']:,} missing"
+            + (", counter lost" if t["counter_lost"] else "")
+            for t in trials
+        )
+        rates = [t["acks_per_s"] for t in trials if "acks_per_s" in t]
+        rows.append(
+            [
+                result["engine"],
+                kill or "—",
+                _number(max(rates)) if rates else "—",
+                *_shared_cells(shared),
+            ]
+        )
+    return _table(
+        [
+            "engine",
+            "kill -9: acknowledged writes missing after reopen (per trial)",
+            "insert_one acks/s",
+            "two processes open it",
+            "both inserts kept",
+            "shared CAS increments",
+            "create race (one winner per key)",
+            "each sees the other's writes",
+        ],
+        rows,
+    )
+
+
+def _shared_cells(shared: dict[str, Any] | None) -> list[str]:
+    if not shared:
+        return ["—"] * 5
+    if "error" in shared:
+        return [shared["error"], "—", "—", "—", "—"]
+    opened = ", ".join(f"{k}: {v}" for k, v in shared["opened"].items())
+    final = shared["final"]
+    workers = shared["workers"]
+    expected = shared["writes_per_worker"]
+    if "error" in final:
+        return [opened, final["error"], "—", "—", "—"]
+    kept = f"{final['A'] + final['B']} of {2 * expected}"
+    won = sum(w.get("counts", {}).get("cas_won", 0) for w in workers.values())
+    cas = f"revision {final['revision']} after {won} acknowledged"
+    if final["revision"] is not None and final["revision"] < won:
+        cas += f" ({won - final['revision']} lost)"
+    race_won = sum(w.get("counts", {}).get("race_won", 0) for w in workers.values())
+    race = f"{race_won} creations for {expected} keys ({final['race_documents']} stored)"
+    seen = ", ".join(
+        f"{name} sees {w.get('seen_other', '?')}" for name, w in sorted(workers.items())
+    )
+    errors = [e for w in workers.values() for e in w.get("errors", [])] + [
+        w["error"] for w in workers.values() if "error" in w
+    ]
+    if errors:
+        seen += "; errors: " + errors[0]
+    return [opened, kept, cas, race, seen]
+
+
+def render(results: list[dict[str, Any]]) -> str:
+    lines = ["### Versions", "", *versions_table(results), ""]
+    lines += ["### Fidelity", "", *fidelity_table(results), ""]
+    lines += ["### Insert throughput", "", *insert_table(results), ""]
+    lines += ["### Query latency", "", *latency_table(results), ""]
+    lines += ["### Durability and sharing", "", *durability_table(results), ""]
+    hops = [
+        f"- {r['engine']}: p50 {r['speed']['thread_hop']['p50_ms'] * 1000:.0f} µs, "
+        f"p95 {r['speed']['thread_hop']['p95_ms'] * 1000:.0f} µs"
+        for r in results
+        if r.get("speed", {}).get("thread_hop")
+    ]
+    if hops:
+        lines += ["### One asyncio.to_thread round trip, measured in each run", "", *hops, ""]
+    runs = [
+        f"- {r['engine']}: {part} run {info['date']}, load average {info['loadavg']}"
+        for r in results
+        for part, info in sorted(r.get("runs", {}).items())
+    ]
+    if runs:
+        lines += ["### Runs", "", *runs, ""]
+    return "\n".join(lines)
