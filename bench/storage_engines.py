@@ -36,6 +36,7 @@ import os
 import platform
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -181,7 +182,8 @@ class Runner:
         for thread in threads:
             thread.start()
         killed = None
-        silence = self.args.op_cap + 60
+        # One operation may run past the cap before it can be seen to: wait a while more.
+        silence = self.args.op_cap * 3
         while process.poll() is None:
             time.sleep(0.5)
             if time.monotonic() - last_seen[0] > silence:
@@ -249,6 +251,23 @@ def _run_info() -> dict[str, Any]:
     }
 
 
+def sqlite_commits_per_second(directory: Path, commits: int = 200) -> dict[str, float]:
+    """What one durable commit costs on this disk: plain sqlite3, WAL, one row per commit."""
+    rates = {}
+    for synchronous in ("FULL", "NORMAL"):
+        path = directory / f"baseline-{synchronous}.sqlite3"
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+        connection.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+        started = time.perf_counter()
+        for i in range(commits):
+            connection.execute("INSERT INTO t VALUES (?, ?)", (str(i), "x" * 1000))
+        rates[synchronous] = round(commits / (time.perf_counter() - started), 1)
+        connection.close()
+    return rates
+
+
 def _measure(args: argparse.Namespace, engine: Engine, result: dict[str, Any]) -> None:
     choices = {"default": sys.executable, "py313": args.python313, "project": args.project_python}
     interpreter = choices[engine.interpreter]
@@ -271,6 +290,7 @@ def _measure(args: argparse.Namespace, engine: Engine, result: dict[str, Any]) -
     parts = args.parts.split(",")
     scratch = Path(tempfile.mkdtemp(prefix=f"enginebench-{engine.name}-", dir=args.scratch))
     rng = random.Random(args.seed)
+    result["machine"]["sqlite_commits_per_s"] = sqlite_commits_per_second(scratch)
     try:
         if "fidelity" in parts:
             print(f"{engine.name}: fidelity", flush=True)

@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -174,6 +175,19 @@ async def _open_mongoeco(path: Path, in_thread: bool) -> Store:
     return Store(lambda name: client[name], close, client=client)
 
 
+# --- the project's own store (shared/embedded: SQLite + mongomock semantics) -------
+
+
+async def _open_embedded(path: Path, in_thread: bool) -> Store:
+    if str(REPOSITORY) not in sys.path:
+        sys.path.insert(0, str(REPOSITORY))
+    from shared.embedded import EmbeddedClient
+
+    # As shared/mongo.py opens it: one SQLite file per database in the directory.
+    client = EmbeddedClient(path)
+    return Store(lambda name: client[name], client.close, client=client)
+
+
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
@@ -217,8 +231,17 @@ ENGINES: dict[str, Engine] = {
             "default",
             ("mongomock", "pymongo-async-mock", "pymongo"),
             False,
-            "AsyncMongoMockClient (sync mongomock inside coroutines), as shared/mongo.py",
+            "AsyncMongoMockClient (sync mongomock inside coroutines), as shared/mongo.py "
+            "made it before shared/embedded",
             _open_mongomock,
+        ),
+        Engine(
+            "bdg-embedded",
+            "project",
+            ("pymongo", "mongomock"),
+            True,
+            "shared/embedded EmbeddedClient, as shared/mongo.py opens it (thread pool inside)",
+            _open_embedded,
         ),
         Engine(
             "mongoeco-sqlite",
@@ -239,8 +262,19 @@ def versions(engine: Engine) -> dict[str, str]:
             found[distribution] = importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:
             found[distribution] = "not installed"
+    if engine.interpreter == "project":
+        found["shared/embedded"] = _commit_of("shared/embedded")
     return found
 
 
-def interpreter_for(engine: Engine, choices: dict[str, str]) -> str:
-    return choices.get(engine.interpreter, sys.executable)
+def _commit_of(path: str) -> str:
+    """The last commit that changed `path`, with a mark when the work tree differs."""
+    git = ["git", "-C", str(REPOSITORY)]
+    try:
+        commit = subprocess.run(
+            [*git, "log", "-1", "--format=%h", "--", path], capture_output=True, text=True
+        ).stdout.strip()
+        changed = subprocess.run([*git, "status", "--porcelain", "--", path], capture_output=True)
+    except OSError:
+        return "unknown"
+    return (commit or "unknown") + (" + local changes" if changed.stdout.strip() else "")

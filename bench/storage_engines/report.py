@@ -246,6 +246,12 @@ def render(results: list[dict[str, Any]]) -> str:
         for r in results
         for part, info in sorted(r.get("runs", {}).items())
     ]
+    runs += [
+        f"- {r['engine']}: single-row sqlite3 commits/s on the scratch disk just before "
+        f"(WAL, synchronous FULL / NORMAL): {rates['FULL']:,.0f} / {rates['NORMAL']:,.0f}"
+        for r in results
+        if (rates := r.get("machine", {}).get("sqlite_commits_per_s"))
+    ]
     if runs:
         lines += ["### Runs", "", *runs, ""]
     return "\n".join(lines)
