@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from storage_engines import durability, report
 from storage_engines.engines import ENGINES, Engine, versions
 from storage_engines.fidelity import run_checks
-from storage_engines.speed import Limits, run_speed, thread_hop
+from storage_engines.speed import Limits, Resume, run_speed, summary, thread_hop
 
 SCRIPT = Path(__file__).resolve()
 REPOSITORY = SCRIPT.parent.parent
@@ -81,6 +81,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--series-budget", type=float, default=20.0, help="seconds per series")
     parser.add_argument("--load-budget", type=float, default=420.0, help="seconds of inserts")
     parser.add_argument("--kill-trials", type=int, default=3)
+    parser.add_argument(
+        "--silence-margin",
+        type=float,
+        default=15.0,
+        help="seconds past the op cap before a silent child is taken as over it",
+    )
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()))
     # Internal: one role of one engine, in a child process.
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -105,10 +111,17 @@ async def _child(args: argparse.Namespace) -> None:
             verdicts = await run_checks(store.db("fidelity"))
             say({"fidelity": {key: v.as_json() for key, v in verdicts.items()}})
         elif args.child == "speed":
-            say({"event": "thread_hop", "summary": await thread_hop()})
+            if not args.extra:
+                say({"event": "thread_hop", "summary": await thread_hop()})
             limits = Limits(args.op_cap, args.series_budget, args.load_budget)
             sizes = [int(size) for size in args.sizes.split(",")]
-            await run_speed(store, args.store, say, sizes, limits, args.seed)
+            resume = None
+            if args.extra and args.extra[0] == "resume":
+                loaded, attempt, done = (
+                    args.extra[1:4] if len(args.extra) > 3 else [*args.extra[1:3], ""]
+                )
+                resume = Resume(int(loaded), int(attempt), frozenset(filter(None, done.split(","))))
+            await run_speed(store, args.store, say, sizes, limits, args.seed, resume)
         elif args.child == "writer":
             await durability.writer(store)
         elif args.child == "reader":
@@ -153,14 +166,41 @@ class Runner:
         return (found[-1] if found else {}), error
 
     def speed(self, store: Path) -> dict[str, Any]:
-        """Streams the speed child's events; kills it when an operation runs far over the cap."""
+        """The speed child's events. When one operation runs past the cap, the child is
+        killed, that series is recorded as over the cap, and a persistent store is
+        reopened by a new child that goes on with the series not yet measured."""
+        events: list[dict[str, Any]] = []
+        resume: list[str] = []
+        for attempt in range(6):
+            new_events, killed, failed = self._speed_child(store, resume)
+            events += new_events
+            if failed:
+                return {**_speed_result(events), "incomplete": failed}
+            if killed is None:
+                return _speed_result(events)
+            started = [e for e in new_events if e.get("event") == "start"][-1]
+            if started["measure"] == "insert_many" or not self.engine.persistent:
+                return {**_speed_result(events), "incomplete": killed}
+            size = started["size"]
+            done = {
+                e["measure"] for e in events if e.get("event") == "series" and e["size"] == size
+            }
+            resume = ["resume", str(size), str(attempt + 1), ",".join(sorted(done))]
+            print(f"  {self.engine.name} {killed}; reopening the store to go on", flush=True)
+        return {**_speed_result(events), "incomplete": "gave up after 6 restarts"}
+
+    def _speed_child(
+        self, store: Path, resume: list[str]
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """One speed child: its events, why it was killed (if), why it failed (if)."""
         process = subprocess.Popen(
-            self.command("speed", store),
+            self.command("speed", store, *resume),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         events: list[dict[str, Any]] = []
+        ticks: list[float] = []
         last_seen = [time.monotonic()]
         errors: list[str] = []
 
@@ -168,10 +208,16 @@ class Runner:
             assert process.stdout is not None
             for line in process.stdout:
                 last_seen[0] = time.monotonic()
-                if line.startswith(durability.PREFIX):
-                    event = json.loads(line[len(durability.PREFIX) :])
-                    events.append(event)
-                    _show(self.engine.name, event)
+                if not line.startswith(durability.PREFIX):
+                    continue
+                event = json.loads(line[len(durability.PREFIX) :])
+                if event.get("event") == "tick":
+                    ticks.append(event["s"])
+                    continue
+                if event.get("event") == "start":
+                    ticks.clear()
+                events.append(event)
+                _show(self.engine.name, event)
 
         def read_errors() -> None:
             assert process.stderr is not None
@@ -182,26 +228,31 @@ class Runner:
         for thread in threads:
             thread.start()
         killed = None
-        # One operation may run past the cap before it can be seen to: wait a while more.
-        silence = self.args.op_cap * 3
+        # Every operation reports when it ends: silence this long is one over the cap.
+        silence = self.args.op_cap + self.args.silence_margin
         while process.poll() is None:
             time.sleep(0.5)
             if time.monotonic() - last_seen[0] > silence:
-                started = [e for e in events if e.get("event") == "start"]
-                doing = started[-1] if started else {"measure": "start-up"}
-                killed = f"killed: no progress for {silence:.0f} s during {doing.get('measure')}"
                 process.kill()
+                started = [e for e in events if e.get("event") == "start"]
+                doing = started[-1] if started else {"measure": "start-up", "size": 0}
+                killed = f"one {doing['measure']} ran over {silence:.0f} s"
+                if doing["measure"] != "insert_many" and started:
+                    over = {"measure": doing["measure"], "size": doing["size"]}
+                    over.update(summary([*ticks, silence]), over_cap=True, error=None)
+                    over["problems"] = []
+                    events.append({"event": "series", **over})
+                    _show(self.engine.name, events[-1])
+                break
+        process.wait()
         for thread in threads:
             thread.join(10)
-        result = _speed_result(events)
-        if killed:
-            result["incomplete"] = killed
-        elif process.returncode:
+        failed = None
+        if killed is None and process.returncode:
             tail = "".join(errors).strip().splitlines()[-1:] or ["?"]
-            result["incomplete"] = f"exited {process.returncode}: {tail[0][:300]}"
-        if "incomplete" in result:
-            print(f"  {self.engine.name} speed run incomplete: {result['incomplete']}", flush=True)
-        return result
+            failed = f"exited {process.returncode}: {tail[0][:300]}"
+            print(f"  {self.engine.name} speed run failed: {failed}", flush=True)
+        return events, killed, failed
 
 
 def _show(engine: str, event: dict[str, Any]) -> None:
@@ -224,7 +275,7 @@ def _show(engine: str, event: dict[str, Any]) -> None:
             flush=True,
         )
     elif kind == "progress":
-        print(f"  {engine} loaded {event['loaded']:,} in {event['seconds']} s", flush=True)
+        print(f"  {engine} loaded {event['loaded']:,} in {event['seconds']:.1f} s", flush=True)
     elif kind == "indexes" and event["notes"]:
         print(f"  {engine} indexes: {event['notes']}", flush=True)
 
@@ -302,7 +353,7 @@ def _measure(args: argparse.Namespace, engine: Engine, result: dict[str, Any]) -
         if "speed" in parts:
             print(f"{engine.name}: speed at {args.sizes}", flush=True)
             result["runs"]["speed"] = _run_info()
-            result["speed"] = runner.speed(scratch / "speed")
+            result["speed"] = {**runner.speed(scratch / "speed"), "op_cap_s": args.op_cap}
             shutil.rmtree(scratch / "speed", ignore_errors=True)
         if "durability" in parts:
             print(f"{engine.name}: kill -9", flush=True)

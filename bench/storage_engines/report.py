@@ -151,7 +151,7 @@ def latency_table(results: list[dict[str, Any]]) -> list[str]:
                     continue
                 text = f"{_ms(found['p50_ms'])} / {_ms(found['p95_ms'])}"
                 if found["over_cap"]:
-                    text = "> 60 s"
+                    text = f"> {result['speed'].get('op_cap_s', 60):.0f} s"
                 if found["problems"]:
                     text += " (wrong answer: " + found["problems"][0] + ")"
                 cells.append(text + f" (n={found['n']})")

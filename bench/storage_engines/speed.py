@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import random
 import resource
@@ -25,6 +26,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,7 @@ async def series(
             error = f"{type(failure).__module__}.{type(failure).__name__}: {failure}"[:300]
             break
         elapsed = time.perf_counter() - t0
+        emit({"event": "tick", "s": round(elapsed, 4)})
         samples.append(elapsed)
         if problem and len(problems) < 3:
             problems.append(problem)
@@ -225,11 +228,14 @@ async def create_indexes(coll: Any, emit: Emit) -> list[str]:
 
 
 class Workload:
-    def __init__(self, coll: Any, loaded: int, rng: random.Random) -> None:
+    def __init__(self, coll: Any, loaded: int, rng: random.Random, attempt: int) -> None:
         self.coll = coll
         self.loaded = loaded
         self.rng = rng
         self.revisions: dict[str, int] = {}
+        # Each process updates its own eighth of the documents, so a resumed run never
+        # guards on a revision an earlier process already moved.
+        self.update_residue = attempt % 8
 
     def random_key(self) -> str:
         return key_of(self.rng.randrange(self.loaded))
@@ -246,7 +252,8 @@ class Workload:
 
     async def guarded_update(self, _: int) -> str | None:
         while True:
-            key = self.random_key()
+            index = self.rng.randrange(self.loaded // 8) * 8 + self.update_residue
+            key = key_of(index)
             if key not in self.revisions:
                 break
         revision = self.revisions.get(key, 1)
@@ -323,6 +330,15 @@ QUERIES: list[tuple[str, int, float]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Go on in a new process after one operation ran over the cap (persistent stores)."""
+
+    loaded: int
+    attempt: int
+    done: frozenset[str]
+
+
 async def run_speed(
     store: Any,
     store_path: Path,
@@ -330,51 +346,60 @@ async def run_speed(
     sizes: list[int],
     limits: Limits,
     seed: int,
+    resume: Resume | None = None,
     batch: int = 1000,
 ) -> None:
     coll = store.db("bench")["activities"]
-    await create_indexes(coll, emit)
-    rng = random.Random(seed)
-    loaded = 0
-    batch_seconds: list[float] = []
-    stopped: str | None = None
-    workload: Workload | None = None
+    # Beside the store: the batch timings and whether the load stopped, for a resumed run.
+    progress_file = store_path.parent / f"{store_path.name}-load.json"
+    if resume is None:
+        await create_indexes(coll, emit)
+        loaded, batch_seconds, stopped = 0, [], None
+    else:
+        saved = json.loads(await asyncio.to_thread(progress_file.read_text))
+        loaded, batch_seconds, stopped = resume.loaded, saved["batch_seconds"], saved["stopped"]
+    attempt = 0 if resume is None else resume.attempt
+    workload = Workload(coll, loaded, random.Random(seed + attempt), attempt)
     for size in sizes:
-        emit({"event": "start", "measure": "insert_many", "size": size})
-        while loaded < size and stopped is None:
-            documents = [activity(i) for i in range(loaded, loaded + batch)]
-            t0 = time.perf_counter()
-            await coll.insert_many(documents, ordered=False)
-            elapsed = time.perf_counter() - t0
-            batch_seconds.append(elapsed)
-            loaded += batch
-            if elapsed > limits.op_cap:
-                stopped = f"one batch of {batch} took {elapsed:.0f} s (> {limits.op_cap:.0f} s)"
-            elif sum(batch_seconds) > limits.load_budget:
-                stopped = f"load time over {limits.load_budget:.0f} s at {loaded:,} documents"
-            if len(batch_seconds) % 10 == 0:
-                emit(
-                    {"event": "progress", "loaded": loaded, "seconds": round(sum(batch_seconds), 2)}
-                )
-        emit(
-            {
-                "event": "insert",
-                "size": size,
-                "loaded": loaded,
-                "seconds": round(sum(batch_seconds), 3),
-                "docs_per_s": round(loaded / sum(batch_seconds), 1),
-                "batch": batch,
-                "first_10k_docs_per_s": _rate(batch_seconds[: 10_000 // batch], batch),
-                "last_10k_docs_per_s": _rate(batch_seconds[-(10_000 // batch) :], batch),
-                "stopped": stopped,
-                "store_mb": round(_disk_bytes(store_path) / 1e6, 1),
-                "rss_mb": _rss_mb(),
-            }
-        )
-        if workload is None:
-            workload = Workload(coll, loaded, rng)
+        if resume is not None and size < resume.loaded:
+            continue  # measured before the restart
+        if loaded < size and stopped is None:
+            emit({"event": "start", "measure": "insert_many", "size": size})
+            while loaded < size and stopped is None:
+                documents = [activity(i) for i in range(loaded, loaded + batch)]
+                t0 = time.perf_counter()
+                await coll.insert_many(documents, ordered=False)
+                elapsed = time.perf_counter() - t0
+                emit({"event": "tick", "s": round(elapsed, 4)})
+                batch_seconds.append(elapsed)
+                loaded += batch
+                if elapsed > limits.op_cap:
+                    stopped = f"one batch of {batch} took {elapsed:.0f} s (> {limits.op_cap:.0f} s)"
+                elif sum(batch_seconds) > limits.load_budget:
+                    stopped = f"load time over {limits.load_budget:.0f} s at {loaded:,} documents"
+                if len(batch_seconds) % 10 == 0:
+                    emit({"event": "progress", "loaded": loaded, "seconds": sum(batch_seconds)})
+            state = {"batch_seconds": batch_seconds, "stopped": stopped}
+            await asyncio.to_thread(progress_file.write_text, json.dumps(state))
+            emit(
+                {
+                    "event": "insert",
+                    "size": size,
+                    "loaded": loaded,
+                    "seconds": round(sum(batch_seconds), 3),
+                    "docs_per_s": round(loaded / sum(batch_seconds), 1),
+                    "batch": batch,
+                    "first_10k_docs_per_s": _rate(batch_seconds[: 10_000 // batch], batch),
+                    "last_10k_docs_per_s": _rate(batch_seconds[-(10_000 // batch) :], batch),
+                    "stopped": stopped,
+                    "store_mb": round(_disk_bytes(store_path) / 1e6, 1),
+                    "rss_mb": _rss_mb(),
+                }
+            )
         workload.loaded = loaded
         for measure, reps, factor in QUERIES:
+            if resume is not None and loaded == resume.loaded and measure in resume.done:
+                continue
             operation = getattr(workload, _METHODS[measure])
             await series(measure, operation, reps, limits, emit, loaded, budget_factor=factor)
         if stopped is not None:
