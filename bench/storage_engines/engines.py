@@ -83,20 +83,20 @@ async def _open_tinymongo(path: Path, in_thread: bool) -> Store:
 # --- montydb (sqlite or lightning/LMDB storage, sync only) ---------------------
 
 
-def _choose_montydb_storage(path: Path, storage: str) -> None:
+def _choose_montydb_storage(path: Path, storage: str, options: dict[str, Any]) -> None:
     """The storage is chosen once per repository, in its config file."""
     from montydb import set_storage
 
     if not os.path.exists(path / "monty.storage.cfg"):
         os.makedirs(path, exist_ok=True)
-        set_storage(str(path), storage=storage)
+        set_storage(str(path), storage=storage, **options)
 
 
-def _montydb(storage: str) -> Opener:
+def _montydb(storage: str, **options: Any) -> Opener:
     async def open_montydb(path: Path, in_thread: bool) -> Store:
         from montydb import MontyClient
 
-        _choose_montydb_storage(path, storage)
+        _choose_montydb_storage(path, storage, options)
         client = MontyClient(str(path), tz_aware=True)
         call = Caller(in_thread)
 
@@ -214,7 +214,8 @@ ENGINES: dict[str, Engine] = {
             ("montydb", "lmdb", "pymongo"),
             True,
             "sync MontyClient, called through the harness shim",
-            _montydb("lightning"),
+            # LMDB's map is a size limit fixed at open; montydb's default is 10 MiB.
+            _montydb("lightning", map_size=8 << 30),
             sync=True,
         ),
         Engine(
