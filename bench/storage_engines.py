@@ -281,7 +281,7 @@ def _show(engine: str, event: dict[str, Any]) -> None:
 
 
 def _speed_result(events: list[dict[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {"insert": {}, "series": {}, "indexes": []}
+    result: dict[str, Any] = {"insert": {}, "series": {}, "indexes": [], "load_curve": []}
     for event in events:
         kind = event.get("event")
         if kind == "thread_hop":
@@ -290,6 +290,8 @@ def _speed_result(events: list[dict[str, Any]]) -> dict[str, Any]:
             result["indexes"] = event["notes"]
         elif kind == "insert":
             result["insert"][str(event["size"])] = event
+        elif kind == "progress":
+            result["load_curve"].append({"loaded": event["loaded"], "seconds": event["seconds"]})
         elif kind == "series":
             result["series"].setdefault(str(event["size"]), {})[event["measure"]] = event
     return result

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
+from storage_engines.engines import ENGINES
 from storage_engines.fidelity import CHECKS
 from storage_engines.speed import QUERIES
 
@@ -134,6 +136,28 @@ def insert_table(results: list[dict[str, Any]]) -> list[str]:
     )
 
 
+def load_curve_table(results: list[dict[str, Any]]) -> list[str]:
+    """insert_many docs/s per 10,000 documents, from the load's progress marks."""
+    rows = []
+    width = 0
+    for result in results:
+        marks = [(0, 0.0)] + [
+            (mark["loaded"], mark["seconds"])
+            for mark in result.get("speed", {}).get("load_curve", [])
+            if mark["loaded"] % 10_000 == 0
+        ]
+        rates = [
+            _number((n1 - n0) / (s1 - s0))
+            for (n0, s0), (n1, s1) in itertools.pairwise(marks)
+            if s1 > s0
+        ]
+        if rates:
+            width = max(width, len(rates))
+            rows.append([result["engine"], *rates])
+    header = ["engine"] + [f"{10 * i}-{10 * (i + 1)}k" for i in range(width)]
+    return _table(header, [row + ["—"] * (width + 1 - len(row)) for row in rows]) if rows else []
+
+
 def latency_table(results: list[dict[str, Any]]) -> list[str]:
     header = ["engine", "documents"] + [f"{MEASURE_TITLES[m]} p50 / p95 ms" for m, _, _ in QUERIES]
     rows = []
@@ -147,7 +171,7 @@ def latency_table(results: list[dict[str, Any]]) -> list[str]:
                     cells.append("not reached")
                     continue
                 if found.get("error"):
-                    cells.append("refused: " + found["error"][:120])
+                    cells.append("refused: " + found["error"].split(": ", 1)[-1][:70])
                     continue
                 text = f"{_ms(found['p50_ms'])} / {_ms(found['p95_ms'])}"
                 if found["over_cap"]:
@@ -170,24 +194,30 @@ def durability_table(results: list[dict[str, Any]]) -> list[str]:
         kill = "; ".join(
             t["error"]
             if "error" in t
-            else f"{t['missing']} of {t['acknowledged']:,} missing"
+            else f"{t['missing']:,} of {t['acknowledged']:,} missing"
             + (", counter lost" if t["counter_lost"] else "")
             for t in trials
         )
         rates = [t["acks_per_s"] for t in trials if "acks_per_s" in t]
+        baseline = result.get("machine", {}).get("sqlite_commits_per_s", {}).get("FULL")
+        rate = _number(max(rates)) if rates else "—"
+        if rates and baseline:
+            rate += f" (raw SQLite: {baseline:,.0f})"
+        engine = ENGINES.get(result["engine"])
+        in_memory = engine is not None and not engine.persistent
         rows.append(
             [
                 result["engine"],
                 kill or "—",
-                _number(max(rates)) if rates else "—",
-                *_shared_cells(shared),
+                rate,
+                *(_in_memory_cells(shared) if in_memory else _shared_cells(shared)),
             ]
         )
     return _table(
         [
             "engine",
             "kill -9: acknowledged writes missing after reopen (per trial)",
-            "insert_one acks/s",
+            "insert_one acks/s (raw SQLite FULL commits/s just before)",
             "two processes open it",
             "both inserts kept",
             "shared CAS increments",
@@ -196,6 +226,16 @@ def durability_table(results: list[dict[str, Any]]) -> list[str]:
         ],
         rows,
     )
+
+
+def _in_memory_cells(shared: dict[str, Any] | None) -> list[str]:
+    if not shared or "error" in shared:
+        return _shared_cells(shared)
+    final = shared["final"]
+    opened = ", ".join(f"{k}: {v}" for k, v in shared["opened"].items())
+    alone = "each process has its own memory: nothing shared"
+    return [opened, f"{final['A'] + final['B']} of {2 * shared['writes_per_worker']}", alone,
+            alone, alone]  # fmt: skip
 
 
 def _shared_cells(shared: dict[str, Any] | None) -> list[str]:
@@ -231,6 +271,9 @@ def render(results: list[dict[str, Any]]) -> str:
     lines = ["### Versions", "", *versions_table(results), ""]
     lines += ["### Fidelity", "", *fidelity_table(results), ""]
     lines += ["### Insert throughput", "", *insert_table(results), ""]
+    curve = load_curve_table(results)
+    if curve:
+        lines += ["### insert_many docs/s per 10,000 documents", "", *curve, ""]
     lines += ["### Query latency", "", *latency_table(results), ""]
     lines += ["### Durability and sharing", "", *durability_table(results), ""]
     hops = [
@@ -241,17 +284,17 @@ def render(results: list[dict[str, Any]]) -> str:
     ]
     if hops:
         lines += ["### One asyncio.to_thread round trip, measured in each run", "", *hops, ""]
-    runs = [
-        f"- {r['engine']}: {part} run {info['date']}, load average {info['loadavg']}"
-        for r in results
-        for part, info in sorted(r.get("runs", {}).items())
-    ]
-    runs += [
-        f"- {r['engine']}: single-row sqlite3 commits/s on the scratch disk just before "
-        f"(WAL, synchronous FULL / NORMAL): {rates['FULL']:,.0f} / {rates['NORMAL']:,.0f}"
-        for r in results
-        if (rates := r.get("machine", {}).get("sqlite_commits_per_s"))
-    ]
+    runs = []
+    for r in results:
+        parts = [
+            f"{part} {info['date'][:16].replace('T', ' ')} (load {info['loadavg'].split()[0]})"
+            for part, info in sorted(r.get("runs", {}).items(), key=lambda p: p[1]["date"])
+        ]
+        if parts:
+            runs.append(f"- {r['engine']}: " + ", ".join(parts))
+    if runs:
+        runs.insert(0, "Start of each part (UTC) with the 1-minute load average on 2 cores:")
+        runs.insert(1, "")
     if runs:
         lines += ["### Runs", "", *runs, ""]
     return "\n".join(lines)
