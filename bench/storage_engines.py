@@ -11,10 +11,11 @@ The candidates are not project dependencies: install them into venvs outside the
 repository (mongoeco needs Python >= 3.13, so it gets its own):
 
     python3 -m venv /tmp/enginebench-venv
-    /tmp/enginebench-venv/bin/pip install tinymongo==1.3.1 montydb lmdb mongita \\
-        mongomock pymongo-async-mock pymongo==4.20.0
+    /tmp/enginebench-venv/bin/pip install tinymongo==1.3.1 montydb==2.5.6 lmdb==1.8.1 \\
+        mongita==1.2.0 mongomock==4.3.0 pymongo-async-mock==0.1.3 pymongo==4.20.0
     python3.13 -m venv /tmp/enginebench-venv313
-    /tmp/enginebench-venv313/bin/pip install mongoeco pymongo==4.20.0
+    /tmp/enginebench-venv313/bin/pip install mongoeco==4.11.0 pymongo==4.20.0
+    make bootstrap   # the project's .venv runs shared/embedded (engine bdg-embedded)
 
     # one engine, every part (about 2-15 minutes each):
     /tmp/enginebench-venv/bin/python bench/storage_engines.py --engines tinymongo-sqlite
@@ -24,6 +25,8 @@ repository (mongoeco needs Python >= 3.13, so it gets its own):
 
 Each engine runs under the interpreter it needs: the one running this script, the
 3.13 venv (`--python313`) or the project's `.venv` (`--project-python`).
+Figures and how to read them: docs/storage-measurements.md. (montydb's LMDB storage
+needs lmdb < 2: later releases refuse its re-opening of an environment.)
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ engine says it does not implement the call).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -140,8 +141,8 @@ async def _insert_many_unordered(db: Any, name: str) -> str | None:
             problems.append("no details['writeErrors'] to name the duplicate")
         else:
             first = errors[0]
-            found = (len(errors), first.get("index"), first.get("code"))
-            found += ((first.get("op") or {}).get("_id"),)
+            op = first.get("op") or {}
+            found = (len(errors), first.get("index"), first.get("code"), op.get("_id"))
             if found != (1, 1, 11000, "b"):
                 problems.append(
                     f"writeErrors (count, [0].index, [0].code, [0].op._id) {found}, "
@@ -1011,7 +1012,8 @@ _UNSUPPORTED_WORDS = (
 
 def classify(error: BaseException) -> Verdict:
     text = f"{type(error).__module__}.{type(error).__name__}: {error}"
-    text = " ".join(text.split())[:300]
+    # Without object addresses, so that two runs read the same.
+    text = re.sub(r" at 0x[0-9a-f]+", "", " ".join(text.split()))[:300]
     if isinstance(error, Wrong):
         return Verdict("wrong", str(error)[:400])
     missing_call = isinstance(error, AttributeError) and "NoneType" not in text

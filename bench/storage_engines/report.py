@@ -267,8 +267,105 @@ def _shared_cells(shared: dict[str, Any] | None) -> list[str]:
     return [opened, kept, cas, race, seen]
 
 
+_MAIN_DISTRIBUTION = {
+    "tinymongo-sqlite": "tinymongo",
+    "montydb-sqlite": "montydb",
+    "montydb-lightning": "montydb",
+    "mongita-disk": "mongita",
+    "mongomock": "mongomock",
+    "bdg-embedded": "shared/embedded",
+    "mongoeco-sqlite": "mongoeco",
+}
+
+
+def _p95(result: dict[str, Any], size: str, measure: str) -> str:
+    found = _series(result, size, measure)
+    if found is None:
+        return "—"
+    if found.get("error"):
+        return "refused"
+    if found["over_cap"]:
+        return f"> {result['speed'].get('op_cap_s', 60) * 1000:,.0f}"
+    return _ms(found["p95_ms"]) + (" (wrong answer)" if found["problems"] else "")
+
+
+def _kill_summary(result: dict[str, Any]) -> str:
+    trials = result.get("durability", {}).get("trials", [])
+    if not trials:
+        return "—"
+    unreadable = sum(1 for t in trials if "error" in t)
+    checked = [t for t in trials if "error" not in t]
+    lost = sum(t["missing"] for t in checked)
+    acknowledged = sum(t["acknowledged"] for t in checked)
+    if acknowledged and lost == acknowledged:
+        return "no: every write lost"
+    text = f"{lost:,} of {acknowledged:,} lost"
+    if unreadable:
+        text += f"; store unreadable after {unreadable} of {len(trials)}"
+    return ("yes: " if not lost and not unreadable else "no: ") + text
+
+
+def _sharing_summary(result: dict[str, Any]) -> str:
+    shared = result.get("multiprocess")
+    engine = ENGINES.get(result["engine"])
+    if not shared:
+        return "—"
+    if engine is not None and not engine.persistent:
+        return "no: each process has its own memory"
+    if "error" in shared or "error" in shared.get("final", {}):
+        return "no: " + str(shared.get("error") or shared["final"]["error"])[:80]
+    final, workers = shared["final"], shared["workers"]
+    expected = shared["writes_per_worker"]
+    problems = []
+    if final["A"] + final["B"] < 2 * expected:
+        problems.append(f"{2 * expected - final['A'] - final['B']} inserts lost")
+    won = sum(w.get("counts", {}).get("cas_won", 0) for w in workers.values())
+    if final["revision"] is None or final["revision"] < won:
+        problems.append(f"{won - (final['revision'] or 0)} of {won} CAS updates lost")
+    created = sum(w.get("counts", {}).get("race_won", 0) for w in workers.values())
+    if created != expected:
+        problems.append(f"{created} creations of {expected} keys")
+    return "no: " + ", ".join(problems) if problems else "yes"
+
+
+def summary_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for result in results:
+        versions = result.get("versions") or {}
+        name = _MAIN_DISTRIBUTION.get(result["engine"], "")
+        version = versions.get(name, "")
+        statuses = [v["status"] for v in result.get("fidelity", {}).values()]
+        inserts = result.get("speed", {}).get("insert", {})
+        last = inserts[max(inserts, key=int)] if inserts else None
+        rate = "—"
+        if last:
+            first, final = last.get("first_10k_docs_per_s"), last.get("last_10k_docs_per_s")
+            rate = _number(last["docs_per_s"])
+            if first and final:
+                rate += f" ({final / first:.0%})"
+        cells = [
+            f"{result['engine']} {version}".strip(),
+            "/".join(str(statuses.count(s)) for s in ("ok", "wrong", "unsupported")),
+            rate,
+        ]
+        for measure, _, _ in QUERIES:
+            cells.append(f"{_p95(result, '10000', measure)} / {_p95(result, '100000', measure)}")
+        cells += [_kill_summary(result), _sharing_summary(result)]
+        rows.append(cells)
+    header = [
+        "engine",
+        "fidelity ok/wrong/unsupported",
+        "insert_many docs/s to 100k (last 10k / first 10k)",
+        *(f"{MEASURE_TITLES[m]}: p95 ms at 10k / 100k" for m, _, _ in QUERIES),
+        "survives kill -9",
+        "two processes on one store",
+    ]
+    return _table(header, rows)
+
+
 def render(results: list[dict[str, Any]]) -> str:
-    lines = ["### Versions", "", *versions_table(results), ""]
+    lines = ["### Summary", "", *summary_table(results), ""]
+    lines += ["### Versions", "", *versions_table(results), ""]
     lines += ["### Fidelity", "", *fidelity_table(results), ""]
     lines += ["### Insert throughput", "", *insert_table(results), ""]
     curve = load_curve_table(results)
