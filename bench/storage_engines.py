@@ -346,7 +346,6 @@ def _measure(args: argparse.Namespace, engine: Engine, result: dict[str, Any]) -
     parts = args.parts.split(",")
     scratch = Path(tempfile.mkdtemp(prefix=f"enginebench-{engine.name}-", dir=args.scratch))
     rng = random.Random(args.seed)
-    result["machine"]["sqlite_commits_per_s"] = sqlite_commits_per_second(scratch)
     try:
         if "fidelity" in parts:
             print(f"{engine.name}: fidelity", flush=True)
@@ -357,12 +356,18 @@ def _measure(args: argparse.Namespace, engine: Engine, result: dict[str, Any]) -
             }
         if "speed" in parts:
             print(f"{engine.name}: speed at {args.sizes}", flush=True)
-            result["runs"]["speed"] = _run_info()
+            result["runs"]["speed"] = {
+                **_run_info(),
+                "sqlite_commits_per_s": sqlite_commits_per_second(scratch),
+            }
             result["speed"] = {**runner.speed(scratch / "speed"), "op_cap_s": args.op_cap}
             shutil.rmtree(scratch / "speed", ignore_errors=True)
         if "durability" in parts:
             print(f"{engine.name}: kill -9", flush=True)
-            result["runs"]["durability"] = _run_info()
+            result["runs"]["durability"] = {
+                **_run_info(),
+                "sqlite_commits_per_s": sqlite_commits_per_second(scratch),
+            }
             trials = []
             for trial in range(args.kill_trials):
                 work = scratch / f"kill-{trial}"

@@ -178,9 +178,17 @@ async def _open_mongoeco(path: Path, in_thread: bool) -> Store:
 # --- the project's own store (shared/embedded: SQLite + mongomock semantics) -------
 
 
+def _embedded_tree() -> Path:
+    """Where `shared/embedded` is imported from: this repository, or another version's
+    tree to compare two versions, in a directory named after its commit:
+    `git archive <commit> shared | tar -x -C /tmp/bdg-embedded-<commit>`."""
+    return Path(os.environ.get("BDG_BENCH_EMBEDDED_TREE", REPOSITORY))
+
+
 async def _open_embedded(path: Path, in_thread: bool) -> Store:
-    if str(REPOSITORY) not in sys.path:
-        sys.path.insert(0, str(REPOSITORY))
+    tree = str(_embedded_tree())
+    if tree not in sys.path:
+        sys.path.insert(0, tree)
     from shared.embedded import EmbeddedClient
 
     # As shared/mongo.py opens it: one SQLite file per database in the directory.
@@ -264,7 +272,10 @@ def versions(engine: Engine) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             found[distribution] = "not installed"
     if engine.interpreter == "project":
-        found["shared/embedded"] = _commit_of("shared/embedded")
+        tree = _embedded_tree()
+        found["shared/embedded"] = (
+            _commit_of("shared/embedded") if tree == REPOSITORY else tree.name.rsplit("-", 1)[-1]
+        )
     return found
 
 

@@ -21,9 +21,21 @@ MEASURE_TITLES = {
 
 
 def load(results: Path, order: list[str]) -> list[dict[str, Any]]:
+    """Result files in the engines' order; an engine measured in several versions (kept
+    as `<engine>@<version>.json`) is labelled with its version."""
     found = {path.stem: json.loads(path.read_text()) for path in results.glob("*.json")}
-    names = [name for name in order if name in found] + sorted(set(found) - set(order))
-    return [found[name] for name in names]
+    loaded = sorted(
+        found.values(),
+        key=lambda r: (order.index(r["engine"]) if r["engine"] in order else len(order),
+                       r.get("runs", {}).get("speed", {}).get("date", "")),
+    )  # fmt: skip
+    engines = [r["engine"] for r in loaded]
+    for result in loaded:
+        result["label"] = result["engine"]
+        if engines.count(result["engine"]) > 1:
+            versions = result.get("versions") or {}
+            result["label"] += f" {versions.get(_MAIN_DISTRIBUTION.get(result['engine'], ''), '')}"
+    return loaded
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -53,7 +65,7 @@ def versions_table(results: list[dict[str, Any]]) -> list[str]:
         named = ", ".join(f"{k} {v}" for k, v in versions.items() if k not in ("python", "sqlite"))
         rows.append(
             [
-                result["engine"],
+                result["label"],
                 named or result.get("skipped", "—"),
                 f"{versions.get('python', '?')} (SQLite {versions.get('sqlite', '?')})",
                 result.get("access", "—"),
@@ -64,7 +76,7 @@ def versions_table(results: list[dict[str, Any]]) -> list[str]:
 
 def fidelity_table(results: list[dict[str, Any]]) -> list[str]:
     engines = [r for r in results if r.get("fidelity")]
-    header = ["shape (where the project uses it)", *(r["engine"] for r in engines)]
+    header = ["shape (where the project uses it)", *(r["label"] for r in engines)]
     rows = []
     for item in CHECKS:
         cells = [f"`{item.key}`: {item.shape} — {item.used_by}"]
@@ -85,7 +97,7 @@ def fidelity_table(results: list[dict[str, Any]]) -> list[str]:
             if verdict["status"] != "ok"
         ]
         if notes:
-            lines += ["", f"{result['engine']}:", *notes]
+            lines += ["", f"{result['label']}:", *notes]
     return lines
 
 
@@ -109,7 +121,7 @@ def insert_table(results: list[dict[str, Any]]) -> list[str]:
         stopped = last.get("stopped")
         rows.append(
             [
-                result["engine"],
+                result["label"],
                 f"{last['loaded']:,}",
                 _number(last["docs_per_s"]) + (" (stopped)" if stopped else ""),
                 _number(first),
@@ -153,7 +165,7 @@ def load_curve_table(results: list[dict[str, Any]]) -> list[str]:
         ]
         if rates:
             width = max(width, len(rates))
-            rows.append([result["engine"], *rates])
+            rows.append([result["label"], *rates])
     header = ["engine"] + [f"{10 * i}-{10 * (i + 1)}k" for i in range(width)]
     return _table(header, [row + ["—"] * (width + 1 - len(row)) for row in rows]) if rows else []
 
@@ -164,7 +176,7 @@ def latency_table(results: list[dict[str, Any]]) -> list[str]:
     for result in results:
         series = result.get("speed", {}).get("series", {})
         for size in sorted(series, key=int):
-            cells = [result["engine"], f"{int(size):,}"]
+            cells = [result["label"], f"{int(size):,}"]
             for measure, _, _ in QUERIES:
                 found = _series(result, size, measure)
                 if found is None:
@@ -199,7 +211,8 @@ def durability_table(results: list[dict[str, Any]]) -> list[str]:
             for t in trials
         )
         rates = [t["acks_per_s"] for t in trials if "acks_per_s" in t]
-        baseline = result.get("machine", {}).get("sqlite_commits_per_s", {}).get("FULL")
+        run = result.get("runs", {}).get("durability", {})
+        baseline = run.get("sqlite_commits_per_s", {}).get("FULL")
         rate = _number(max(rates)) if rates else "—"
         if rates and baseline:
             rate += f" (raw SQLite: {baseline:,.0f})"
@@ -207,7 +220,7 @@ def durability_table(results: list[dict[str, Any]]) -> list[str]:
         in_memory = engine is not None and not engine.persistent
         rows.append(
             [
-                result["engine"],
+                result["label"],
                 kill or "—",
                 rate,
                 *(_in_memory_cells(shared) if in_memory else _shared_cells(shared)),
@@ -374,7 +387,7 @@ def render(results: list[dict[str, Any]]) -> str:
     lines += ["### Query latency", "", *latency_table(results), ""]
     lines += ["### Durability and sharing", "", *durability_table(results), ""]
     hops = [
-        f"- {r['engine']}: p50 {r['speed']['thread_hop']['p50_ms'] * 1000:.0f} µs, "
+        f"- {r['label']}: p50 {r['speed']['thread_hop']['p50_ms'] * 1000:.0f} µs, "
         f"p95 {r['speed']['thread_hop']['p95_ms'] * 1000:.0f} µs"
         for r in results
         if r.get("speed", {}).get("thread_hop")
@@ -388,7 +401,7 @@ def render(results: list[dict[str, Any]]) -> str:
             for part, info in sorted(r.get("runs", {}).items(), key=lambda p: p[1]["date"])
         ]
         if parts:
-            runs.append(f"- {r['engine']}: " + ", ".join(parts))
+            runs.append(f"- {r['label']}: " + ", ".join(parts))
     if runs:
         runs.insert(0, "Start of each part (UTC) with the 1-minute load average on 2 cores:")
         runs.insert(1, "")
