@@ -103,6 +103,8 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
+        """Start publishing (again, after a `stop`: the relay follows its lease)."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
@@ -112,6 +114,7 @@ class OutboxRelay:
         if self._task is None:
             return
         await self._task
+        self._task = None
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), flush_timeout)
 

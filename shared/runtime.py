@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.nats import NatsBroker
@@ -18,12 +19,15 @@ from shared.broker import JetStreamPublisher, create_broker, ensure_streams
 from shared.consumer import ApplyBatch, StreamConsumer
 from shared.consumer_state import ConsumerStateRepository, DeadLetterRepository
 from shared.contracts.streams import StreamSpec
+from shared.follower import ApplyToMemory, Follower
+from shared.lease import Lease, LeasedWork
 from shared.logging import get_logger
 from shared.mongo import MongoHandle
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+Step = Callable[[], Awaitable[None]]
 
 
 class ServiceRuntime:
@@ -53,6 +57,15 @@ class ServiceRuntime:
         self._connect_task: asyncio.Task[None] | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._leased_consumers: dict[str, list[StreamConsumer]] = {}
+        self.followers: list[Follower] = []
+        # Per lease name, what to begin when this process takes it and end when it loses it.
+        self._under_lease: dict[str, list[tuple[Step, Step]]] = {}
+        self._leased_work: list[LeasedWork] = []
+        self.leases: dict[str, Lease] = {}
+        # Leases name their holder by host and port: a replica restarted on its port
+        # takes its lease back at once instead of waiting for it to expire.
+        self._holder = f"{socket.gethostname()}:{settings.port}"
 
     def on_start(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` once the service is up (e.g. start a periodic task)."""
@@ -62,12 +75,19 @@ class ServiceRuntime:
         """Run `callback` first when stopping, while MongoDB and NATS are still open."""
         self._on_stop.append(callback)
 
-    def consume(self, stream: StreamSpec, apply: ApplyBatch) -> StreamConsumer:
-        """Subscribe `apply` to a whole stream with this service's durable consumer."""
+    def consume(
+        self, stream: StreamSpec, apply: ApplyBatch, *, lease: str | None = None
+    ) -> StreamConsumer:
+        """Subscribe `apply` to a whole stream with this service's durable consumer.
+
+        Without `lease` every replica takes part (the durable consumer shares the
+        messages among them: `apply` must not need to see them all). With one, only
+        the holder of that lease consumes (a single writer, e.g. reporting's projection).
+        """
         consumer = StreamConsumer(
             service=self.settings.service_name,
             stream=stream,
-            durable=f"{self.settings.service_name}-{stream.name.lower()}",
+            durable=self._durable(stream),
             apply=apply,
             state=self.consumer_state,
             dead_letters=self.dead_letters,
@@ -77,7 +97,39 @@ class ServiceRuntime:
             declare_streams=self._declare_streams,
         )
         self.consumers[stream.name] = consumer
+        if lease is not None:
+            self._leased_consumers.setdefault(lease, []).append(consumer)
         return consumer
+
+    def follow(
+        self,
+        stream: StreamSpec,
+        subject: str,
+        apply: ApplyToMemory,
+        after: Callable[[], Awaitable[int]],
+    ) -> Follower:
+        """Keep an in-memory copy fed by every event of `subject`, in this replica
+        (shared/follower.py); `after()` is where the copy loaded from the database is."""
+        follower = Follower(stream=stream, subject=subject, apply=apply, after=after)
+        self.followers.append(follower)
+        return follower
+
+    async def position(self, stream: StreamSpec) -> int:
+        """The sequence this service's database has applied `stream` up to."""
+        recorded = await self.consumer_state.recorded(self._durable(stream))
+        return recorded.last_sequence if recorded else 0
+
+    def _durable(self, stream: StreamSpec) -> str:
+        return f"{self.settings.service_name}-{stream.name.lower()}"
+
+    def under_lease(
+        self, name: str, begin: Callable[[], Awaitable[None]], end: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run work that must happen once among the replicas: `begin` when this process
+        takes lease `name`, `end` when it loses it (shared/lease.py); several steps may
+        share one lease (begun in order, ended in reverse). Started once NATS is
+        reachable."""
+        self._under_lease.setdefault(name, []).append((begin, end))
 
     async def _declare_streams(self) -> None:
         await ensure_streams(self.broker, self.settings.stream_replicas)
@@ -108,8 +160,12 @@ class ServiceRuntime:
                 await self.broker.connect()
                 await ensure_streams(self.broker, self.settings.stream_replicas)
                 await self.broker.start()
+                leased = {id(c) for group in self._leased_consumers.values() for c in group}
                 for consumer in self.consumers.values():
-                    await consumer.start(self.broker)
+                    if id(consumer) not in leased:
+                        await consumer.start(self.broker)
+                for follower in self.followers:
+                    await follower.start(self.broker)
             except Exception as exc:  # NATS not there yet: keep trying.
                 log.warning("waiting for NATS", url=self.settings.nats_url, error=str(exc))
                 await asyncio.sleep(delay)
@@ -117,10 +173,47 @@ class ServiceRuntime:
                 continue
             self.streams_ready.set()
             log.info("connected to NATS", url=self.settings.nats_url)
-            # From here on the relay rides out NATS outages by itself.
-            if self.relay is not None:
-                self.relay.start()
+            self._start_leased_work()
             return
+
+    def _start_leased_work(self) -> None:
+        # From here on the relay rides out NATS outages by itself; one replica at a
+        # time publishes (the others' writes wake nothing but their own poll).
+        relay = self.relay
+        if relay is not None:
+
+            async def relay_on() -> None:
+                relay.start()
+
+            self.under_lease("outbox", relay_on, relay.stop)
+        for name, group in self._leased_consumers.items():
+            self._under_lease.setdefault(name, []).append(self._consuming(group))
+        for name, steps in self._under_lease.items():
+            lease = Lease(
+                self.mongo.db, name, service=self.settings.service_name, holder=self._holder
+            )
+            work = LeasedWork(lease, *_in_order(steps))
+            self.leases[name] = lease
+            self._leased_work.append(work)
+            work.start()
+
+    def _consuming(
+        self, consumers: Sequence[StreamConsumer]
+    ) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+        async def begin() -> None:
+            for consumer in consumers:
+                await consumer.start(self.broker)
+
+        async def end() -> None:
+            for consumer in consumers:
+                await consumer.stop()
+
+        return begin, end
+
+    def holds(self, lease: str) -> bool:
+        """Whether this process holds `lease` now."""
+        found = self.leases.get(lease)
+        return found is not None and found.held
 
     async def ready(self) -> dict[str, bool]:
         """Which dependencies answer now: MongoDB, and NATS with the streams declared."""
@@ -159,11 +252,24 @@ class ServiceRuntime:
             self._connect_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connect_task
+        await asyncio.gather(*(work.stop() for work in self._leased_work), return_exceptions=True)
+        await asyncio.gather(*(f.stop() for f in self.followers), return_exceptions=True)
         await asyncio.gather(
             *(consumer.stop() for consumer in self.consumers.values()), return_exceptions=True
         )
-        if self.relay is not None:
-            await self.relay.stop()
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self.mongo.close()
+
+
+def _in_order(steps: Sequence[tuple[Step, Step]]) -> tuple[Step, Step]:
+    async def begin() -> None:
+        for start, _ in steps:
+            await start()
+
+    async def end() -> None:
+        for _, stop in reversed(steps):
+            with contextlib.suppress(Exception):
+                await stop()
+
+    return begin, end

@@ -38,7 +38,15 @@ def create_app(
         activities = ActivityRepository(runtime.mongo.db)
         await activities.ensure_indexes()
         replica = RegistryReplica(ReferenceRepository(runtime.mongo.db), ReferenceCache())
+        # Where the database copy is, read before loading it: this replica's follower
+        # brings memory on from there (other replicas may be applying the rest).
+        loaded_at = await runtime.position(REGISTRY)
         await replica.load()
+
+        async def loaded() -> int:
+            return loaded_at
+
+        runtime.follow(REGISTRY, "bdg.registry.v1.>", replica.follow, loaded)
         resolver = PendingResolver(
             activities,
             replica,
@@ -58,14 +66,13 @@ def create_app(
             now=utc_now,
             import_max_rows=settings.import_max_rows,
         )
-        # The pending sweep runs between the service's start and its stop.
+        # The pending sweep (expiring what waited too long) runs in one replica at a time.
         sweeper = PendingSweeper(resolver, settings.pending_sweep_seconds)
 
         async def start_sweeping() -> None:
             sweeper.start()
 
-        runtime.on_start(start_sweeping)
-        runtime.on_stop(sweeper.stop)
+        runtime.under_lease("pending-sweep", start_sweeping, sweeper.stop)
         return EventsApp(runtime, service, settings)
 
     return create_service_app(

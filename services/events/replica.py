@@ -83,6 +83,32 @@ class RegistryReplica:
             changed.extend(reference_key(kind, document["_id"]) for document in applied)
         return changed
 
+    async def follow(self, events: Sequence[CloudEvent]) -> None:
+        """Apply registry events to memory only (every replica sees them all, through
+        its own follower; the database copy is written by the shared consumer)."""
+        put = {
+            UNIT: self.cache.put_units,
+            CLUB: self.cache.put_clubs,
+            SITE: self.cache.put_sites,
+            PROGRAMME: self.cache.put_programmes,
+        }
+        newest: dict[tuple[str, str], Document] = {}
+        for event in events:
+            kept = _KEPT.get(event.type)
+            if kept is None:
+                continue
+            kind, key_field = kept
+            document = {"_id": event.data[key_field], **event.data}
+            held = self.cache.revisions[kind].get(document["_id"], 0)
+            revision = int(document.get("revision", 0))
+            seen = newest.get((kind, document["_id"]))
+            if revision > held and (seen is None or revision > int(seen.get("revision", 0))):
+                newest[(kind, document["_id"])] = document
+        for kind in put:
+            documents = [doc for (found, _), doc in newest.items() if found == kind]
+            if documents:
+                put[kind](documents)
+
     async def read_through(self, keys: Iterable[str]) -> None:
         """Look in the database for references missing from memory.
 

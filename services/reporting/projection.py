@@ -70,6 +70,7 @@ class Projection:
         # decides from the facts it read, which another writer must not change meanwhile
         # (the live consumers of both streams and a rebuild's replay all write here).
         self._facts_lock = asyncio.Lock()
+        self.unit_revisions: dict[str, int] = {}
 
     @property
     def generation(self) -> str:
@@ -78,8 +79,24 @@ class Projection:
     async def load(self) -> None:
         """Fill the unit hierarchy from this generation's own collection."""
         await self.models.create_indexes()
-        self.units.put_many(unit_node(document) for document in await self.models.all_units())
+        await self.reload_units()
         await self.finish_cells()
+
+    async def reload_units(self) -> None:
+        """The unit hierarchy as this generation's collection holds it (the projection's
+        own writes are the truth for the replica that projects)."""
+        documents = await self.models.all_units()
+        self.units.put_many(unit_node(document) for document in documents)
+        self.unit_revisions = {str(d["_id"]): int(d.get("revision", 0)) for d in documents}
+
+    def follow_units(self, documents: Sequence[Document]) -> None:
+        """Units seen by this replica's follower (not the projecting one): memory only,
+        each kept at its highest revision."""
+        for document in documents:
+            revision = int(document.get("revision", 0))
+            if revision > self.unit_revisions.get(str(document["_id"]), 0):
+                self.units.put(unit_node(document))
+                self.unit_revisions[str(document["_id"])] = revision
 
     async def apply_registry(self, events: Sequence[CloudEvent]) -> None:
         grouped: dict[str, list[Document]] = {}
@@ -107,6 +124,7 @@ class Projection:
             ):
                 moved.append(node.id)
             self.units.put(node)
+            self.unit_revisions[node.id] = int(document.get("revision", 0))
         if changed:
             await self.replace_facts(moved)
 

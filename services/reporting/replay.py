@@ -24,7 +24,7 @@ from nats.js.errors import NotFoundError
 
 from services.reporting.generations import Generations, next_generation
 from services.reporting.projection import Projection
-from services.reporting.repository import MetaRepository
+from services.reporting.repository import MetaRepository, RebuildRunning
 from shared.consumer_state import DeadLetterRepository
 from shared.contracts import ACTIVITIES, REGISTRY, CloudEvent, EnvelopeError, parse_envelope
 from shared.contracts.streams import StreamSpec
@@ -35,10 +35,6 @@ log = get_logger(__name__)
 ApplyBatch = Callable[[Sequence[CloudEvent]], Awaitable[None]]
 Progress = Callable[[int], Awaitable[None]]
 _ATTEMPTS = 3
-
-
-class RebuildRunning(Exception):
-    """A rebuild is already under way."""
 
 
 async def last_sequence(js: JetStreamContext, stream: StreamSpec) -> int:

@@ -358,6 +358,10 @@ def _count(rows: Sequence[Document]) -> float:
     return sum(float(row.get("n") or 0) for row in rows)
 
 
+class RebuildRunning(Exception):
+    """A rebuild is already asked for or under way."""
+
+
 class MetaRepository:
     """Which generation is active, and the state of the current or last rebuild."""
 
@@ -377,6 +381,20 @@ class MetaRepository:
 
     async def rebuild(self) -> Document | None:
         return await self._collection.find_one({"_id": "rebuild"}, {"_id": 0})
+
+    async def request_rebuild(self, generation: str) -> dict[str, Any]:
+        """Ask the projecting replica for a rebuild; `RebuildRunning` if one is asked or
+        under way already."""
+        current = await self.rebuild()
+        if current and current.get("status") in ("requested", "running"):
+            raise RebuildRunning
+        state: dict[str, Any] = {
+            "status": "requested",
+            "generation": generation,
+            "requested_at": datetime.now(UTC),
+        }
+        await self.save_rebuild(state)
+        return state
 
     async def save_rebuild(self, state: dict[str, Any]) -> None:
         await self._collection.replace_one({"_id": "rebuild"}, {"_id": "rebuild", **state}, True)

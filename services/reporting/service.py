@@ -10,12 +10,12 @@ from services.reporting.access import may_read, require_reading_role, require_vi
 from services.reporting.analytics import bad_query, unit_name
 from services.reporting.catalogue import CATALOGUE
 from services.reporting.config import ReportingSettings
-from services.reporting.generations import Generations
+from services.reporting.generations import PROJECTION, Generations, next_generation
 from services.reporting.placement import Structure
 from services.reporting.queries import IndicatorQueries
-from services.reporting.replay import Rebuilder, RebuildRunning
+from services.reporting.replay import Rebuilder
 from services.reporting.reports import LEVELS, Reports
-from services.reporting.repository import DeadLetterPages, MetaRepository
+from services.reporting.repository import DeadLetterPages, MetaRepository, RebuildRunning
 from services.reporting.schemas import ReportingStatus
 from shared.audit import note_write
 from shared.auth.http import require_admin
@@ -246,7 +246,13 @@ class ReportingService:
                 "The streams cannot be read now; try again when /readyz is ready.",
             )
         try:
-            state = await self.rebuilder.start()
+            if self.runtime.holds(PROJECTION):
+                state = await self.rebuilder.start()
+            else:
+                # Another replica projects: it starts the rebuild at its next look.
+                state = await self._meta.request_rebuild(
+                    next_generation(self.generations.active.generation)
+                )
         except RebuildRunning as exc:
             raise Problem(
                 409,
