@@ -67,6 +67,11 @@ class DataDir:
             ) from None
         self._lock = handle
 
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing releases the lock
+            self._lock = None
+
     @property
     def store(self) -> Path:
         return self.root / "store"
