@@ -50,14 +50,14 @@ def create_service_app(
         runtime = ServiceRuntime(settings)
         app.state.runtime = runtime
         app.state.audit = AuditRepository(runtime.mongo.db)
-        if not runtime.mongo.emulated:
-            await app.state.audit.ensure_indexes()
+        await app.state.audit.ensure_indexes()
         app.state.service = await setup(runtime)
         await runtime.start()
         get_logger(__name__).info(
             "service started",
             port=settings.port,
             mongodb=runtime.mongo.kind.value,
+            store=runtime.mongo.location if runtime.mongo.kind == "embedded" else None,
             database=settings.database,
         )
         try:

@@ -33,7 +33,14 @@ log = get_logger(__name__)
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self.mongo = MongoHandle(settings.mongodb_url, settings.database, settings.service_name)
+        self.mongo = MongoHandle(
+            settings.mongodb_url,
+            settings.database,
+            settings.service_name,
+            data_dir=settings.data_dir,
+            server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+            timeout_ms=settings.mongodb_timeout_ms,
+        )
         self.broker: NatsBroker = create_broker(settings.nats_url, f"bdg-{settings.service_name}")
         self.consumer_state = ConsumerStateRepository(self.mongo.db)
         self.dead_letters = DeadLetterRepository(self.mongo.db)

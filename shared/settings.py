@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -9,8 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """What every service needs: where MongoDB and NATS are, how to bind and log.
 
-    `mongodb_url` unset means the in-process MongoDB emulation: nothing is kept
-    when the process stops, which is announced loudly at start-up.
+    `mongodb_url` unset means the embedded store: the database is a file under
+    `data_dir/store/`, kept across stops and crashes (docs/storage.md).
     """
 
     # An empty variable (as `deploy/.env.example` leaves the admin secret) means unset.
@@ -19,6 +21,12 @@ class ServiceSettings(BaseSettings):
     )
 
     mongodb_url: str | None = None
+    # Where the embedded store keeps its files when `mongodb_url` is unset.
+    data_dir: Path = Path(".data")
+    # A MongoDB server: how long to look for a primary (longer than an election) and
+    # the bound on every operation; past them a request answers 503 with Retry-After.
+    mongodb_server_selection_timeout_ms: int = Field(default=30_000, ge=15_000)
+    mongodb_timeout_ms: int = Field(default=20_000, ge=1_000)
     nats_url: str = "nats://127.0.0.1:4222"
     host: str = "127.0.0.1"
     stream_replicas: int = Field(default=1, ge=1, le=5)

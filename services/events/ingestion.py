@@ -12,6 +12,9 @@ concurrently by someone else is decided again on fresh state.
 
 from __future__ import annotations
 
+import asyncio
+import random
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -36,7 +39,7 @@ from shared.contracts.activities import ActivityBase
 from shared.http import Problem
 from shared.mongo import Document
 
-_MAX_ATTEMPTS = 10
+_MAX_ATTEMPTS = 20
 ITEMS = Counter(
     "bdg_events_activity_items_total",
     "Activities received (PUT, batch items, upload rows) by outcome",
@@ -233,7 +236,10 @@ class Ingestion:
         todo = set(groups)
         results: list[ItemOutcome] = []
         published = False
-        for _ in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
+            if attempt:
+                # Writers of one key meet on its compare-and-set: spread their retries.
+                await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))
             now = self._now()
             folds = {key: _fold(currents[key], groups[key], now) for key in sorted(todo)}
             inserts = [f.change for f in folds.values() if f.change and f.change.previous is None]

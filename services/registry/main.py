@@ -34,8 +34,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     async def build(runtime: ServiceRuntime) -> Registry:
         repositories = Repositories(runtime.mongo.db)
-        if not runtime.mongo.emulated:
-            await repositories.ensure_indexes()
+        await repositories.ensure_indexes()
         runtime.relay_outbox_of(OUTBOX_COLLECTIONS)
         directory = UnitDirectory()
         loader = ReferenceLoader(

@@ -79,7 +79,9 @@ async def test_schema_invalid_message_goes_to_dead_letters_at_once(
 
 @pytest.fixture
 async def consumer_parts(mongo: MongoBackend, nats_server: NatsServer) -> Any:
-    handle = MongoHandle(mongo.url, unique_database("test_consumer"), "tests")
+    handle = MongoHandle(
+        mongo.url, unique_database("test_consumer"), "tests", data_dir=mongo.data_dir
+    )
     broker = create_broker(nats_server.url, "tests")
     await broker.connect()
     await ensure_streams(broker, replicas=1)

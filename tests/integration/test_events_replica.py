@@ -26,7 +26,9 @@ from tests.support.nats import NatsServer
 
 @pytest.fixture
 async def handle(mongo: MongoBackend) -> AsyncIterator[MongoHandle]:
-    found = MongoHandle(mongo.url, f"test_events_replica_{uuid.uuid4().hex[:8]}", "tests")
+    found = MongoHandle(
+        mongo.url, f"test_events_replica_{uuid.uuid4().hex[:8]}", "tests", data_dir=mongo.data_dir
+    )
     yield found
     await found.close()
 

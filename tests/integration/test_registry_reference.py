@@ -84,7 +84,9 @@ def _publish_everything(database: Any) -> Any:
 
 
 async def test_restart_writes_and_publishes_only_what_changed(mongo: MongoBackend) -> None:
-    handle = MongoHandle(mongo.url, unique_database("test_reference"), "test")
+    handle = MongoHandle(
+        mongo.url, unique_database("test_reference"), "test", data_dir=mongo.data_dir
+    )
     try:
         repositories = Repositories(handle.db)
         outboxes = handle.db["reference"]

@@ -56,7 +56,9 @@ async def project(handle: MongoHandle, batches: list[list[tuple[str, CloudEvent]
 async def test_any_order_and_repeated_deliveries_give_the_same_figures(
     mongo: MongoBackend,
 ) -> None:
-    handle = MongoHandle(mongo.url, f"test_projection_{uuid.uuid4().hex[:8]}", "tests")
+    handle = MongoHandle(
+        mongo.url, f"test_projection_{uuid.uuid4().hex[:8]}", "tests", data_dir=mongo.data_dir
+    )
     try:
         events = registry_events() + activity_events()
         in_order = await project(handle, [events])
@@ -83,8 +85,6 @@ async def test_any_order_and_repeated_deliveries_give_the_same_figures(
 async def test_a_restart_reads_the_generation_the_last_rebuild_switched_to(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
-    if mongo.emulated:
-        pytest.skip("the emulation keeps nothing across a restart; runs on a real MongoDB")
     database = f"test_reporting_{uuid.uuid4().hex[:10]}"
     app = reporting_app(mongo, nats_server.url, database=database)
     async with running(app) as client:

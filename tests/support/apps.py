@@ -46,6 +46,7 @@ def unique_database(prefix: str) -> str:
 def _settings(settings_class: type[S], mongo: MongoBackend, nats_url: str, **overrides: Any) -> S:
     values: dict[str, Any] = {
         "mongodb_url": mongo.url,
+        "data_dir": mongo.data_dir,
         "nats_url": nats_url,
         "database": unique_database(f"test_{settings_class.model_fields['service_name'].default}"),
         "log_json": False,

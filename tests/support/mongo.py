@@ -3,16 +3,19 @@
 1. `BDG_TEST_MONGODB_URL`, when set;
 2. a testcontainers MongoDB (single-node replica set), when a Docker engine answers
    within a second;
-3. otherwise the in-process emulation (pymongo-async-mock), where each service
-   process or app instance holds its own in-memory data.
+3. otherwise the embedded store (shared/embedded), its files in a directory made for
+   the test session (each app has its own database name, so its own file).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -20,20 +23,23 @@ from typing import Any
 class MongoBackend:
     kind: str
     url: str | None
+    # The embedded store's data directory (BDG_DATA_DIR) when there is no server.
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bdg-store-")))
     _container: Any = field(default=None, repr=False)
 
     @property
-    def emulated(self) -> bool:
+    def embedded(self) -> bool:
         return self.url is None
 
     def describe(self) -> str:
         if self.url is None:
-            return "MongoDB for tests: in-process EMULATION (pymongo-async-mock)"
+            return f"MongoDB for tests: the EMBEDDED store (SQLite files in {self.data_dir})"
         return f"MongoDB for tests: {self.kind} at {self.url}"
 
     def stop(self) -> None:
         if self._container is not None:
             self._container.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def _docker_answers(timeout: float = 1.0) -> bool:
@@ -99,4 +105,4 @@ def choose_backend() -> MongoBackend:
         return MongoBackend(kind="server from BDG_TEST_MONGODB_URL", url=url)
     if _docker_answers():
         return _replica_set_container()
-    return MongoBackend(kind="emulation", url=None)
+    return MongoBackend(kind="embedded", url=None)

@@ -1,0 +1,121 @@
+"""How documents are stored as JSON text, keeping BSON's types and order where it matters.
+
+JSON has no dates, ObjectIds or binary data, so those become *tagged strings*: the
+private-use character U+E000, a one-letter tag and a text form chosen so that values
+of one type sort as BSON sorts them (a date's fixed-width UTC timestamp sorts
+chronologically). A string that itself starts with U+E000 gets one more in front, so
+no stored string can be mistaken for a tag. (NUL would be the natural tag, but
+SQLite's JSON functions cut text at a NUL.) SQLite's `json_extract` then returns values that compare
+and index like the originals: strings and tagged dates as text, numbers as numbers.
+
+Dates keep millisecond precision and come back timezone-aware (UTC), as from
+PyMongo with `tz_aware=True`; integers outside 64 bits are refused, as by BSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidDocument
+
+TAG = "\ue000"
+_DATE = "D"
+_OBJECT_ID = "O"
+_BINARY = "B"
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def _date_text(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    millis = value.microsecond // 1000
+    return f"{TAG}{_DATE}{value:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+
+
+def encode_value(value: Any) -> Any:
+    """The JSON-ready form of one value (recursively for documents and arrays)."""
+    if isinstance(value, str):
+        return TAG + value if value.startswith(TAG) else value
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise OverflowError("MongoDB can only handle up to 8-byte ints")
+        return value
+    if isinstance(value, dict):
+        encoded: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidDocument(f"documents must have only string keys, key was {key!r}")
+            encoded[key] = encode_value(item)
+        return encoded
+    if isinstance(value, (list, tuple)):
+        return [encode_value(item) for item in value]
+    if isinstance(value, datetime):
+        return _date_text(value)
+    if isinstance(value, ObjectId):
+        return f"{TAG}{_OBJECT_ID}{value}"
+    if isinstance(value, (bytes, bytearray)):
+        return f"{TAG}{_BINARY}{base64.b64encode(bytes(value)).decode('ascii')}"
+    raise InvalidDocument(f"cannot encode object: {value!r}, of type: {type(value)!r}")
+
+
+def _decode_string(text: str) -> Any:
+    if not text.startswith(TAG):
+        return text
+    tag, body = text[1:2], text[2:]
+    if tag == TAG:
+        return text[1:]
+    if tag == _DATE:
+        return datetime.fromisoformat(body)
+    if tag == _OBJECT_ID:
+        return ObjectId(body)
+    if tag == _BINARY:
+        return base64.b64decode(body)
+    raise ValueError(f"unknown stored value tag {tag!r}")
+
+
+def decode_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _decode_string(value)
+    if isinstance(value, dict):
+        return {key: decode_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode_value(item) for item in value]
+    return value
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(encode_value(document), ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text)
+    if TAG in text:  # no tag character: nothing to decode
+        return dict(decode_value(document))
+    return document
+
+
+def key_of(value: Any) -> Any:
+    """The primary-key column value of an `_id`: strings, integers and floats as
+    themselves (so they sort as BSON sorts them), anything else as its tagged or
+    canonical JSON text."""
+    if isinstance(value, bool):
+        return f"{TAG}b{int(value)}"
+    if isinstance(value, (int, float, str, datetime, ObjectId, bytes)):
+        return encode_value(value)
+    if value is None:
+        return f"{TAG}n"
+    return f"{TAG}J" + json.dumps(encode_value(value), sort_keys=True, separators=(",", ":"))
+
+
+def sql_scalar(value: Any) -> Any:
+    """A filter operand as SQLite compares it with `json_extract` of a stored value."""
+    if isinstance(value, bool):
+        return int(value)
+    return encode_value(value)

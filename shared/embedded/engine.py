@@ -1,0 +1,333 @@
+"""One SQLite file holding a database's collections, their indexes and the catalogue.
+
+Each collection is a table `(id, doc)`: `id` the `_id` as the primary key (strings and
+numbers as themselves, so they sort as in MongoDB), `doc` the document as JSON
+(codec.py). Each MongoDB index is a table of *entries* — one row per value of its
+keys in a document, a document with an array in an indexed path having one row per
+element, as MongoDB's multikey indexes do — with an SQLite index on the keys and the
+document's `id`, so an entry lookup, a range and an ordered walk are B-tree
+operations of SQLite. A unique index adds SQLite's `UNIQUE` on the keys. The
+`_bdg_indexes` catalogue records every index (and whether it has met an array) so
+that every process opening the file plans with the same indexes.
+
+Durability: write-ahead log with `synchronous=FULL`, so a write is on disk when its
+call returns and survives a crash or `kill -9` of the process, or of the machine.
+Every write runs in one `BEGIN IMMEDIATE` transaction: the document and its index
+entries change together, a bulk write or an `update_many` is atomic, and writes of
+all processes on the file are serialised — which lets the replicas of a service
+share one store, and keeps a compare-and-set (`{"_id": k, "revision": r}`) one.
+
+Connections are per thread (an SQLite connection is not shared between threads);
+the catalogue is cached per process and reloaded when SQLite's schema version says
+that another process changed it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pymongo.errors import AutoReconnect, ExecutionTimeout, OperationFailure, WriteError
+
+from shared.embedded import codec
+
+T = TypeVar("T")
+Document = dict[str, Any]
+CATALOGUE = "_bdg_indexes"
+_TABLE_PREFIX = "c_"
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_of(collection: str) -> str:
+    return quoted(_TABLE_PREFIX + collection)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+    multikey: bool = False
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(path for path, _ in self.keys)
+
+    def table(self, collection: str) -> str:
+        return quoted(f"x_{collection}__{self.name}")
+
+    @property
+    def columns(self) -> list[str]:
+        return [f"k{position}" for position in range(len(self.keys))]
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    exists: bool
+    indexes: tuple[IndexSpec, ...] = ()
+
+
+class StoreError(OperationFailure):
+    """The store file cannot be used as asked (disk full, I/O error, corrupt file)."""
+
+
+# --- index entries of a document ---------------------------------------------------------
+
+
+def _values_at(value: Any, parts: list[str]) -> list[Any]:
+    """The values a path reaches, through arrays as MongoDB does (`a.b` over `[{b: 1}]`)."""
+    if not parts:
+        return list(value) if isinstance(value, list) and value else [value]
+    if isinstance(value, list):
+        return [found for item in value for found in _values_at(item, parts)] or [None]
+    if isinstance(value, dict) and parts[0] in value:
+        return _values_at(value[parts[0]], parts[1:])
+    return [None]
+
+
+def index_key(value: Any) -> Any:
+    """An entry's key column value: scalars as SQLite compares them, others as JSON."""
+    if value is None or isinstance(value, (str, int, float)):
+        return codec.sql_scalar(value)
+    if isinstance(value, (dict, list)):
+        return codec.TAG + "J" + json.dumps(codec.encode_value(value), sort_keys=True)
+    return codec.sql_scalar(value)
+
+
+def entries(spec: IndexSpec, document: Document) -> set[tuple[Any, ...]]:
+    """The rows `(k0, …, id)` that index `spec` holds for `document`."""
+    key = codec.key_of(document["_id"])
+    per_path = []
+    arrays = 0
+    for path in spec.paths:
+        if path == "_id":
+            per_path.append([key])
+            continue
+        values = _values_at(document, path.split("."))
+        if len(values) > 1 or (values and isinstance(values[0], list)):
+            arrays += 1
+        per_path.append([index_key(value) for value in values])
+    if arrays > 1:
+        raise WriteError(f"cannot index parallel arrays {list(spec.paths)}", 171)
+    return {(*combination, key) for combination in itertools.product(*per_path)}
+
+
+class SqliteFile:
+    """This process's connections to one store file, and its cached catalogue."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._schema_version = -1
+        self._collections: dict[str, CollectionInfo] = {}
+        try:
+            self._open().execute(
+                f"CREATE TABLE IF NOT EXISTS {CATALOGUE} (collection TEXT NOT NULL, "
+                "name TEXT NOT NULL, keys TEXT NOT NULL, is_unique INTEGER NOT NULL, "
+                "multikey INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (collection, name))"
+            )
+        except sqlite3.Error as exc:
+            raise _mapped(exc) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+
+    # --- running operations -----------------------------------------------------------
+
+    def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._open()
+        try:
+            self._refresh(connection)
+            return operation(connection)
+        except sqlite3.Error as exc:
+            raise _mapped(exc) from exc
+
+    def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operation` in one immediate transaction: all of it or nothing."""
+        connection = self._open()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _mapped(exc) from exc
+        try:
+            self._refresh(connection)
+            result = operation(connection)
+            connection.execute("COMMIT")
+        except BaseException as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            self._schema_version = -1  # a rolled-back DDL must not stay cached
+            if isinstance(exc, sqlite3.Error):
+                raise _mapped(exc) from exc
+            raise
+        return result
+
+    # --- catalogue ----------------------------------------------------------------------
+
+    def info(self, collection: str) -> CollectionInfo:
+        return self._collections.get(collection, CollectionInfo(exists=False))
+
+    def collection_names(self) -> list[str]:
+        return sorted(name for name, info in self._collections.items() if info.exists)
+
+    def _refresh(self, connection: sqlite3.Connection) -> None:
+        (version,) = connection.execute("PRAGMA schema_version").fetchone()
+        if version == self._schema_version:
+            return
+        tables = [
+            name[len(_TABLE_PREFIX) :]
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'c\\_%' "
+                "ESCAPE '\\'"
+            )
+        ]
+        indexes: dict[str, list[IndexSpec]] = {}
+        for collection, name, keys, unique, multikey in connection.execute(
+            f"SELECT collection, name, keys, is_unique, multikey FROM {CATALOGUE} ORDER BY name"
+        ):
+            spec = IndexSpec(
+                name, tuple((p, int(d)) for p, d in json.loads(keys)), bool(unique), bool(multikey)
+            )
+            indexes.setdefault(collection, []).append(spec)
+        with self._lock:
+            self._collections = {
+                name: CollectionInfo(True, tuple(indexes.get(name, ()))) for name in tables
+            }
+            self._schema_version = version
+
+    def ensure_table(self, connection: sqlite3.Connection, collection: str) -> CollectionInfo:
+        """Inside a write: create the collection's table if it is not there yet."""
+        if not self.info(collection).exists:
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {table_of(collection)} "
+                "(id PRIMARY KEY NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID"
+            )
+            self._refresh(connection)
+        return self.info(collection)
+
+    def create_index(
+        self, connection: sqlite3.Connection, collection: str, spec: IndexSpec
+    ) -> None:
+        info = self.ensure_table(connection, collection)
+        if any(index.name == spec.name for index in info.indexes):
+            return
+        table = spec.table(collection)
+        columns = spec.columns
+        # A rowid table with a covering index rather than a WITHOUT ROWID table keyed by
+        # the entries: key columns must be able to hold NULL (a missing field).
+        connection.execute(f"CREATE TABLE {table} ({', '.join(columns)}, id NOT NULL)")
+        connection.execute(
+            f"CREATE INDEX {quoted(f'i_{collection}__{spec.name}')} "
+            f"ON {table} ({', '.join(columns)}, id)"
+        )
+        if spec.unique:
+            connection.execute(
+                f"CREATE UNIQUE INDEX {quoted(f'u_{collection}__{spec.name}')} "
+                f"ON {table} ({', '.join(columns)})"
+            )
+        connection.execute(
+            f"INSERT INTO {CATALOGUE} VALUES (?, ?, ?, ?, 0)",
+            (collection, spec.name, json.dumps(spec.keys), int(spec.unique)),
+        )
+        self._refresh(connection)
+        built = self.info(collection)
+        spec = next(index for index in built.indexes if index.name == spec.name)
+        for (text,) in connection.execute(f"SELECT doc FROM {table_of(collection)}").fetchall():
+            self.add_entries(connection, collection, spec, [entries(spec, codec.loads(text))])
+
+    def add_entries(
+        self,
+        connection: sqlite3.Connection,
+        collection: str,
+        spec: IndexSpec,
+        per_document: Iterable[set[tuple[Any, ...]]],
+    ) -> None:
+        """Add the entries of some documents (one set of rows per document)."""
+        row_sets = list(per_document)
+        if not spec.multikey and any(len(rows) > 1 for rows in row_sets):
+            if spec.unique:
+                raise WriteError(f"the unique index {spec.name!r} cannot index arrays", 2)
+            connection.execute(
+                f"UPDATE {CATALOGUE} SET multikey = 1 WHERE collection = ? AND name = ?",
+                (collection, spec.name),
+            )
+            # A schema change (an empty marker view), so that every process re-reads the
+            # catalogue: an index holding arrays is not used to sort, nor to decide a range.
+            marker = quoted(f"multikey_{collection}__{spec.name}")
+            connection.execute(f"CREATE VIEW IF NOT EXISTS {marker} AS SELECT 1")
+            self._refresh(connection)
+        placeholders = ", ".join("?" for _ in range(len(spec.keys) + 1))
+        connection.executemany(
+            f"INSERT INTO {spec.table(collection)} VALUES ({placeholders})",
+            [row for rows in row_sets for row in rows],
+        )
+
+    def remove_entries(
+        self,
+        connection: sqlite3.Connection,
+        collection: str,
+        spec: IndexSpec,
+        rows: Iterable[tuple[Any, ...]],
+    ) -> None:
+        condition = " AND ".join(f"{column} IS ?" for column in [*spec.columns, "id"])
+        connection.executemany(f"DELETE FROM {spec.table(collection)} WHERE {condition}", rows)
+
+    def drop(self, connection: sqlite3.Connection, collection: str) -> None:
+        for spec in self.info(collection).indexes:
+            connection.execute(f"DROP TABLE IF EXISTS {spec.table(collection)}")
+            marker = quoted(f"multikey_{collection}__{spec.name}")
+            connection.execute(f"DROP VIEW IF EXISTS {marker}")
+        connection.execute(f"DROP TABLE IF EXISTS {table_of(collection)}")
+        connection.execute(f"DELETE FROM {CATALOGUE} WHERE collection = ?", (collection,))
+        self._refresh(connection)
+
+    def index_name_of(self, collection: str, message: str) -> str:
+        """Which index an SQLite uniqueness error is about: `_id_` for the key."""
+        for index in self.info(collection).indexes:
+            if f"x_{collection}__{index.name}." in message:
+                return index.name
+        return "_id_"
+
+
+def _mapped(exc: sqlite3.Error) -> Exception:
+    message = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+        return ExecutionTimeout(f"embedded store busy for {_BUSY_TIMEOUT_MS} ms: {message}", 50)
+    if isinstance(exc, sqlite3.OperationalError) and (
+        "disk" in message or "unable to open" in message or "I/O" in message
+    ):
+        return AutoReconnect(f"embedded store unavailable: {message}")
+    return StoreError(f"embedded store: {message}")

@@ -1,0 +1,432 @@
+"""The collection operations, run synchronously on one SQLite connection.
+
+Reads run the plan of query.py (an index walk when the filter names `_id` or an
+indexed path) and check each candidate with mongomock's matcher unless the plan was
+exact. Writes run inside the caller's transaction (engine.py), so
+each call is atomic; results and errors have PyMongo's types and shapes (`UpdateResult`,
+`BulkWriteError` with `writeErrors[i]["op"]`, `DuplicateKeyError` code 11000, …).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+
+from shared.embedded import codec
+from shared.embedded.engine import IndexSpec, SqliteFile, entries, table_of
+from shared.embedded.query import Plan, plan, project
+from shared.embedded.semantics import matches, run_pipeline, sort_key
+from shared.embedded.updates import apply_update, replacement, upserted
+
+Document = dict[str, Any]
+Sort = Sequence[tuple[str, int]]
+DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class Find:
+    query: Mapping[str, Any] | None = None
+    projection: Mapping[str, Any] | None = None
+    sort: Sort = ()
+    skip: int = 0
+    limit: int = 0
+
+
+def _python_sort(documents: list[Document], sort: Sort) -> list[Document]:
+    for path, direction in reversed(sort):
+        documents.sort(key=partial(_key_at, path), reverse=direction < 0)
+    return documents
+
+
+def _key_at(path: str, document: Document) -> Any:
+    return sort_key(path, document)
+
+
+def select(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, find: Find
+) -> list[tuple[Any, Document]]:
+    """`(key, document)` pairs matching `find`, sorted, skipped and limited, unprojected.
+
+    Rows are read lazily: when they come in the requested order, the walk stops as soon
+    as the limit is reached, so its cost follows the answer, not the collection."""
+    info = store.info(collection)
+    if not info.exists:
+        return []
+    chosen = plan(collection, info, find.query, find.sort)
+    wanted = find.skip + find.limit if find.limit and chosen.ordered else None
+    seen: set[Any] = set()
+    found: list[tuple[Any, Document]] = []
+    for key, text in connection.execute(chosen.select, chosen.params):
+        if chosen.may_repeat:
+            if key in seen:
+                continue
+            seen.add(key)
+        document = codec.loads(text)
+        if not chosen.exact and find.query and not matches(find.query, document):
+            continue
+        found.append((key, document))
+        if wanted is not None and len(found) >= wanted:
+            break
+    if find.sort and not chosen.ordered:
+        by_key = {id(doc): key for key, doc in found}
+        ordered = _python_sort([doc for _, doc in found], find.sort)
+        found = [(by_key[id(doc)], doc) for doc in ordered]
+    end = find.skip + find.limit if find.limit else None
+    return found[find.skip : end]
+
+
+def find(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, spec: Find
+) -> list[Document]:
+    return [project(doc, spec.projection) for _, doc in select(store, connection, collection, spec)]
+
+
+def count(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, query: Mapping[str, Any]
+) -> int:
+    info = store.info(collection)
+    if not info.exists:
+        return 0
+    chosen = plan(collection, info, query, ())
+    if chosen.exact:
+        return int(connection.execute(chosen.count, chosen.params).fetchone()[0])
+    return len(select(store, connection, collection, Find(query)))
+
+
+def explain(store: SqliteFile, connection: sqlite3.Connection, collection: str, find: Find) -> Plan:
+    """The plan `find` would run: which index serves it, and whether it is exact."""
+    return plan(collection, store.info(collection), find.query, find.sort)
+
+
+def aggregate(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    pipeline: Sequence[Mapping[str, Any]],
+) -> list[Document]:
+    """A leading `$match` selects through the indexes; mongomock runs the stages."""
+    stages = list(pipeline)
+    query: Mapping[str, Any] = {}
+    if stages and set(stages[0]) == {"$match"}:
+        query = stages.pop(0)["$match"]
+    documents = [doc for _, doc in select(store, connection, collection, Find(query))]
+    if any(set(stage) & {"$lookup", "$graphLookup", "$out", "$merge"} for stage in stages):
+        raise OperationFailure("the embedded store runs pipelines within one collection only")
+    return run_pipeline(documents, stages)
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+def _duplicate(
+    store: SqliteFile, collection: str, exc: sqlite3.IntegrityError, document: Document
+) -> DuplicateKeyError:
+    index = store.index_name_of(collection, str(exc))
+    paths = next(
+        (spec.paths for spec in store.info(collection).indexes if spec.name == index), ("_id",)
+    )
+    key_value = {path: _lookup(document, path) for path in paths}
+    message = (
+        f"E11000 duplicate key error collection: {store.path.stem}.{collection} "
+        f"index: {index} dup key: {key_value}"
+    )
+    return DuplicateKeyError(
+        message, DUPLICATE_KEY, {"code": DUPLICATE_KEY, "errmsg": message, "keyValue": key_value}
+    )
+
+
+def _lookup(document: Document, path: str) -> Any:
+    current: Any = document
+    for part in path.split("."):
+        if not isinstance(current, dict):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _add_entries(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, document: Document
+) -> None:
+    for spec in store.info(collection).indexes:
+        store.add_entries(connection, collection, spec, [entries(spec, document)])
+
+
+def insert(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, document: Document
+) -> None:
+    store.ensure_table(connection, collection)
+    if "_id" not in document:
+        document["_id"] = ObjectId()
+    connection.execute("SAVEPOINT insert_one")
+    try:
+        connection.execute(
+            f"INSERT INTO {table_of(collection)} (id, doc) VALUES (?, ?)",
+            (codec.key_of(document["_id"]), codec.dumps(document)),
+        )
+        _add_entries(store, connection, collection, document)
+    except sqlite3.IntegrityError as exc:
+        connection.execute("ROLLBACK TO insert_one")
+        connection.execute("RELEASE insert_one")
+        raise _duplicate(store, collection, exc, document) from exc
+    except BaseException:
+        connection.execute("ROLLBACK TO insert_one")
+        connection.execute("RELEASE insert_one")
+        raise
+    connection.execute("RELEASE insert_one")
+
+
+def _store(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    key: Any,
+    old: Document,
+    new: Document,
+) -> None:
+    """Replace a stored document and move its index entries to the new values."""
+    connection.execute("SAVEPOINT store_one")
+    try:
+        connection.execute(
+            f"UPDATE {table_of(collection)} SET doc = ? WHERE id = ?", (codec.dumps(new), key)
+        )
+        for spec in store.info(collection).indexes:
+            before, after = entries(spec, old), entries(spec, new)
+            if before != after:
+                store.remove_entries(connection, collection, spec, before - after)
+                store.add_entries(connection, collection, spec, [after - before])
+    except sqlite3.IntegrityError as exc:
+        connection.execute("ROLLBACK TO store_one")
+        connection.execute("RELEASE store_one")
+        raise _duplicate(store, collection, exc, new) from exc
+    except BaseException:
+        connection.execute("ROLLBACK TO store_one")
+        connection.execute("RELEASE store_one")
+        raise
+    connection.execute("RELEASE store_one")
+
+
+@dataclass
+class Outcome:
+    matched: int = 0
+    modified: int = 0
+    upserted_id: Any = None
+    upserted: bool = False
+    deleted: int = 0
+    errors: list[Document] = field(default_factory=list)
+
+    def raw(self) -> Document:
+        raw: Document = {"n": self.matched + int(self.upserted), "nModified": self.modified}
+        if self.upserted:
+            raw["upserted"] = self.upserted_id
+        return raw
+
+
+def update(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    query: Mapping[str, Any],
+    change: Mapping[str, Any],
+    *,
+    many: bool,
+    upsert: bool,
+    replace: bool,
+) -> Outcome:
+    store.ensure_table(connection, collection)
+    outcome = Outcome()
+    targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
+    for key, document in targets:
+        new = (
+            replacement(document, change)
+            if replace
+            else apply_update(document, change, inserting=False)
+        )
+        outcome.matched += 1
+        if new != document:
+            _store(store, connection, collection, key, document, new)
+            outcome.modified += 1
+    if not targets and upsert:
+        new = upserted(query, change)
+        insert(store, connection, collection, new)
+        outcome.upserted, outcome.upserted_id = True, new["_id"]
+    return outcome
+
+
+def delete(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    query: Mapping[str, Any],
+    *,
+    many: bool,
+) -> int:
+    targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
+    table = table_of(collection)
+    connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(key,) for key, _ in targets])
+    for spec in store.info(collection).indexes:
+        rows = [row for _, document in targets for row in entries(spec, document)]
+        store.remove_entries(connection, collection, spec, rows)
+    return len(targets)
+
+
+def insert_many(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    documents: Sequence[Document],
+    *,
+    ordered: bool,
+) -> tuple[list[Any], BulkWriteError | None]:
+    """Insert all it can (up to the first failure when `ordered`), as MongoDB does; the
+    caller commits those and then raises the returned `BulkWriteError`, if any."""
+    info = store.ensure_table(connection, collection)
+    for document in documents:
+        if "_id" not in document:
+            document["_id"] = ObjectId()
+    connection.execute("SAVEPOINT insert_many")
+    try:
+        connection.executemany(
+            f"INSERT INTO {table_of(collection)} (id, doc) VALUES (?, ?)",
+            [(codec.key_of(d["_id"]), codec.dumps(d)) for d in documents],
+        )
+        for spec in info.indexes:
+            store.add_entries(
+                connection, collection, spec, [entries(spec, document) for document in documents]
+            )
+    except sqlite3.IntegrityError:
+        # Someone is there already: insert one by one to tell which.
+        connection.execute("ROLLBACK TO insert_many")
+    else:
+        connection.execute("RELEASE insert_many")
+        return [d["_id"] for d in documents], None
+    connection.execute("RELEASE insert_many")
+    inserted: list[Any] = []
+    errors: list[Document] = []
+    for index, document in enumerate(documents):
+        try:
+            insert(store, connection, collection, document)
+        except DuplicateKeyError as error:
+            errors.append(_write_error(index, error, document))
+            if ordered:
+                break
+        else:
+            inserted.append(document["_id"])
+    if errors:
+        return inserted, BulkWriteError(_bulk_result(nInserted=len(inserted), writeErrors=errors))
+    return inserted, None
+
+
+def _write_error(index: int, error: DuplicateKeyError, op: Document) -> Document:
+    return {
+        "index": index,
+        "code": error.code,
+        "errmsg": str(error),
+        "keyValue": (error.details or {}).get("keyValue"),
+        "op": op,
+    }
+
+
+def _bulk_result(**counts: Any) -> Document:
+    result: Document = {
+        "writeErrors": [],
+        "writeConcernErrors": [],
+        "nInserted": 0,
+        "nUpserted": 0,
+        "nMatched": 0,
+        "nModified": 0,
+        "nRemoved": 0,
+        "upserted": [],
+    }
+    result.update(counts)
+    return result
+
+
+@dataclass
+class BulkOp:
+    kind: str
+    query: Mapping[str, Any] = field(default_factory=dict)
+    document: Mapping[str, Any] = field(default_factory=dict)
+    many: bool = False
+    upsert: bool = False
+
+
+class BulkCollector:
+    """Receives PyMongo's write models through their `_add_to_bulk` visitor."""
+
+    def __init__(self) -> None:
+        self.ops: list[BulkOp] = []
+
+    def add_insert(self, document: Document) -> None:
+        self.ops.append(BulkOp("insert", document=document))
+
+    def add_update(
+        self, selector: Mapping[str, Any], update: Any, multi: bool, upsert: Any = False, **_: Any
+    ) -> None:
+        if not isinstance(update, Mapping):
+            raise OperationFailure("the embedded store does not run update pipelines")
+        self.ops.append(BulkOp("update", selector, update, bool(multi), bool(upsert)))
+
+    def add_replace(
+        self,
+        selector: Mapping[str, Any],
+        replacement: Mapping[str, Any],
+        upsert: Any = False,
+        **_: Any,
+    ) -> None:
+        self.ops.append(BulkOp("replace", selector, replacement, False, bool(upsert)))
+
+    def add_delete(self, selector: Mapping[str, Any], limit: int, **_: Any) -> None:
+        self.ops.append(BulkOp("delete", selector, many=limit == 0))
+
+
+def bulk_write(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    ops: Iterable[BulkOp],
+    *,
+    ordered: bool,
+) -> tuple[Document, BulkWriteError | None]:
+    """Apply `ops` in order; write errors are returned, to be raised after the commit."""
+    counts = _bulk_result()
+    for index, op in enumerate(ops):
+        try:
+            if op.kind == "insert":
+                document = op.document if isinstance(op.document, dict) else dict(op.document)
+                insert(store, connection, collection, document)
+                counts["nInserted"] += 1
+            elif op.kind == "delete":
+                counts["nRemoved"] += delete(store, connection, collection, op.query, many=op.many)
+            else:
+                outcome = update(
+                    store,
+                    connection,
+                    collection,
+                    op.query,
+                    op.document,
+                    many=op.many,
+                    upsert=op.upsert,
+                    replace=op.kind == "replace",
+                )
+                counts["nMatched"] += outcome.matched
+                counts["nModified"] += outcome.modified
+                if outcome.upserted:
+                    counts["nUpserted"] += 1
+                    counts["upserted"].append({"index": index, "_id": outcome.upserted_id})
+        except DuplicateKeyError as exc:
+            counts["writeErrors"].append(_write_error(index, exc, dict(op.document)))
+            if ordered:
+                break
+    return counts, BulkWriteError(counts) if counts["writeErrors"] else None
+
+
+def create_index(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, spec: IndexSpec
+) -> None:
+    store.create_index(connection, collection, spec)

@@ -1,0 +1,297 @@
+"""Query plans: which index answers a MongoDB filter and sort, as SQL over its entries.
+
+The planner reads the filter's predicates that an index can serve — equality, `$in`
+and ranges with scalar operands, on top-level paths or inside `$and` — and picks the
+index whose leading keys they cover best (the primary key for `_id`): equalities on
+a prefix of its keys, then a range on the next. The SQL walks that index's entries;
+if the remaining keys follow the requested sort, rows come already sorted and a limit
+stops the walk early. A plan is *exact* when its SQL condition is the whole filter
+(every predicate served, operands whose comparison SQLite and MongoDB agree on, type
+bracketing kept by a guard on ranges); otherwise each candidate is checked with
+mongomock's matcher. Without a usable index the plan is a scan, and the test of the
+repositories' query shapes (tests/unit/test_query_shapes.py) fails for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from shared.embedded.codec import TAG, encode_value, key_of, sql_scalar
+from shared.embedded.engine import CollectionInfo, IndexSpec, table_of
+
+Sort = Sequence[tuple[str, int]]
+_COMPARISONS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_RANGES = ("$gt", "$gte", "$lt", "$lte")
+
+
+@dataclass(frozen=True)
+class Predicate:
+    operator: str  # $eq, $in or a range operator
+    operand: Any
+
+
+@dataclass
+class Predicates:
+    by_path: dict[str, list[Predicate]] = field(default_factory=dict)
+    # Parts of the filter no index can serve ($or, $ne, regexes, arrays as operands…).
+    rest: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """SQL selecting `(id, doc)` candidates; `index` names what serves it."""
+
+    select: str
+    count: str
+    params: tuple[Any, ...]
+    index: str | None  # an index name, "_id_" for the primary key, None for a scan
+    exact: bool
+    ordered: bool
+    may_repeat: bool  # a document can appear once per matching array element
+
+
+def _scalar(value: Any) -> bool:
+    return (
+        isinstance(value, (str, int, float, datetime, ObjectId)) or value is None
+    ) and not isinstance(value, bool)
+
+
+def _plain(value: Any) -> bool:
+    """Operands SQLite compares as MongoDB does (numbers may meet booleans: rechecked)."""
+    return isinstance(value, (str, datetime, ObjectId))
+
+
+def predicates(query: Mapping[str, Any] | None, into: Predicates | None = None) -> Predicates:
+    found = into or Predicates()
+    for key, spec in (query or {}).items():
+        if key == "$and" and isinstance(spec, Sequence):
+            for part in spec:
+                predicates(part, found)
+            continue
+        if key.startswith("$"):
+            found.rest = True
+            continue
+        operators = (
+            spec
+            if isinstance(spec, Mapping) and spec and all(str(k).startswith("$") for k in spec)
+            else {"$eq": spec}
+        )
+        for operator, operand in operators.items():
+            if (operator in _COMPARISONS and _scalar(operand)) or (
+                operator == "$in"
+                and isinstance(operand, (list, tuple))
+                and all(_scalar(item) for item in operand)
+            ):
+                found.by_path.setdefault(key, []).append(Predicate(operator, operand))
+            else:
+                found.rest = True
+    return found
+
+
+def _value(path: str, operand: Any) -> Any:
+    return key_of(operand) if path == "_id" else sql_scalar(operand)
+
+
+def _conditions(
+    column: str, path: str, found: list[Predicate], multikey: bool
+) -> tuple[list[str], list[Any], bool]:
+    """SQL for one path's predicates, and whether it is exact."""
+    sql: list[str] = []
+    params: list[Any] = []
+    exact = True
+    ranged = False
+    for predicate in found:
+        operand = predicate.operand
+        if predicate.operator == "$in":
+            values = [item for item in operand if item is not None]
+            parts = []
+            if values:
+                parts.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(_value(path, item) for item in values)
+            if len(values) < len(operand):
+                parts.append(f"{column} IS NULL")
+                exact = False  # null also matches a missing field, or an array holding null
+            sql.append("(" + " OR ".join(parts) + ")" if parts else "0")
+            exact = exact and all(_plain(item) for item in values)
+            continue
+        if operand is None:
+            sql.append(f"{column} IS NULL")
+            exact = False
+            continue
+        sql.append(f"{column} {_COMPARISONS[predicate.operator]} ?")
+        params.append(_value(path, operand))
+        exact = exact and _plain(operand)
+        if predicate.operator in _RANGES:
+            exact = exact and not multikey  # each bound may be met by another element
+            if path != "_id" and _plain(operand) and not ranged:
+                guard, guard_params = _same_type(column, operand)
+                sql.append(guard)
+                params.extend(guard_params)
+                ranged = True
+    return sql, params, exact
+
+
+def _same_type(column: str, operand: Any) -> tuple[str, list[Any]]:
+    """Keep a range on values of the operand's type, as MongoDB's type bracketing does
+    (SQLite would compare numbers with text, and tagged dates with strings)."""
+    if isinstance(operand, str):
+        return (
+            f"(typeof({column}) = 'text' AND (substr({column}, 1, 1) <> ? "
+            f"OR substr({column}, 2, 1) = ?))",
+            [TAG, TAG],
+        )
+    return f"substr({column}, 1, 2) = ?", [encode_value(operand)[:2]]
+
+
+def _coverage(spec: IndexSpec, found: Predicates) -> tuple[int, int]:
+    """How many leading keys of `spec` the filter fixes by equality, then by a range."""
+    equal = 0
+    for path in spec.paths:
+        preds = found.by_path.get(path, [])
+        if preds and all(p.operator in ("$eq", "$in") for p in preds):
+            equal += 1
+            continue
+        if preds and any(p.operator in _RANGES for p in preds):
+            return equal, 1
+        break
+    return equal, 0
+
+
+def _sorts_like(spec: IndexSpec, equal: int, sort: Sort) -> int:
+    """+1 or -1 when the index keys after the equalities follow `sort`, else 0."""
+    if not sort or spec.multikey:
+        return 0
+    rest = [*spec.paths[equal:], "_id"]
+    if [path for path, _ in sort] != rest[: len(sort)]:
+        return 0
+    directions = {direction for _, direction in sort}
+    if len(directions) != 1:
+        return 0
+    return 1 if directions == {1} else -1
+
+
+def plan(
+    collection: str, info: CollectionInfo, query: Mapping[str, Any] | None, sort: Sort
+) -> Plan:
+    found = predicates(query)
+    table = table_of(collection)
+    id_preds = found.by_path.get("_id", [])
+    id_sql, id_params, id_exact = _conditions("id", "_id", id_preds, multikey=False)
+    by_id_order = [path for path, _ in sort] in ([], ["_id"])
+    id_order = f" ORDER BY id {'DESC' if sort and sort[0][1] < 0 else 'ASC'}" if sort else ""
+    if any(p.operator in ("$eq", "$in") for p in id_preds):
+        where = " WHERE " + " AND ".join(id_sql)
+        return Plan(
+            f"SELECT id, doc FROM {table}{where}{id_order if by_id_order else ''}",
+            f"SELECT COUNT(*) FROM {table}{where}",
+            tuple(id_params),
+            "_id_",
+            id_exact and not found.rest and set(found.by_path) == {"_id"},
+            by_id_order,
+            False,
+        )
+    best: tuple[tuple[int, int, int, int], IndexSpec] | None = None
+    for spec in info.indexes:
+        equal, ranged = _coverage(spec, found)
+        if equal + ranged == 0:
+            continue
+        score = (equal, ranged, abs(_sorts_like(spec, equal, sort)), -len(spec.keys))
+        if best is None or score > best[0]:
+            best = (score, spec)
+    if best is None:
+        # No index: the primary key serves a range on `_id`, or the whole table is read.
+        where = " WHERE " + " AND ".join(id_sql) if id_sql else ""
+        return Plan(
+            f"SELECT id, doc FROM {table}{where}{id_order if by_id_order else ''}",
+            f"SELECT COUNT(*) FROM {table}{where}",
+            tuple(id_params),
+            "_id_" if id_sql else None,
+            id_exact and not found.rest and set(found.by_path) <= {"_id"},
+            by_id_order,
+            False,
+        )
+    (equal, _, _, _), spec = best
+    entries = spec.table(collection)
+    sql: list[str] = []
+    params: list[Any] = []
+    exact = not found.rest
+    served = set()
+    for path, column in zip(spec.paths, spec.columns, strict=True):
+        if path in found.by_path:
+            more, more_params, path_exact = _conditions(
+                f"x.{column}", path, found.by_path[path], spec.multikey
+            )
+            sql.extend(more)
+            params.extend(more_params)
+            exact = exact and path_exact
+            served.add(path)
+    if id_preds and "_id" not in served:
+        more, more_params, path_exact = _conditions("x.id", "_id", id_preds, multikey=False)
+        sql.extend(more)
+        params.extend(more_params)
+        exact = exact and path_exact
+        served.add("_id")
+    exact = exact and served == set(found.by_path)
+    direction = _sorts_like(spec, equal, sort)
+    order = ""
+    if direction:
+        columns = [*spec.columns[equal:], "id"][: len(sort)]
+        order = " ORDER BY " + ", ".join(
+            f"x.{column} {'ASC' if direction > 0 else 'DESC'}" for column in columns
+        )
+    where = " AND ".join(sql)
+    return Plan(
+        f"SELECT t.id, t.doc FROM {entries} AS x JOIN {table} AS t ON t.id = x.id "
+        f"WHERE {where}{order}",
+        f"SELECT COUNT(DISTINCT x.id) FROM {entries} AS x WHERE {where}",
+        tuple(params),
+        spec.name,
+        exact,
+        bool(direction) or not sort,
+        spec.multikey,
+    )
+
+
+def project(document: dict[str, Any], projection: Mapping[str, Any] | None) -> dict[str, Any]:
+    """MongoDB's find projection for top-level and dotted paths, inclusive or exclusive."""
+    if not projection:
+        return document
+    flags = {path: bool(value) for path, value in projection.items()}
+    keep_id = flags.pop("_id", True)
+    if not flags or not any(flags.values()):
+        result = {key: value for key, value in document.items() if keep_id or key != "_id"}
+        for path in flags:
+            _remove(result, path.split("."))
+        return result
+    result = {"_id": document["_id"]} if keep_id and "_id" in document else {}
+    for path in flags:
+        _copy(document, result, path.split("."))
+    return result
+
+
+def _remove(document: dict[str, Any], parts: list[str]) -> None:
+    head, *rest = parts
+    if head not in document:
+        return
+    if not rest:
+        del document[head]
+    elif isinstance(document[head], dict):
+        document[head] = dict(document[head])
+        _remove(document[head], rest)
+
+
+def _copy(source: dict[str, Any], target: dict[str, Any], parts: list[str]) -> None:
+    head, *rest = parts
+    if head not in source:
+        return
+    if not rest:
+        target[head] = source[head]
+    elif isinstance(source[head], dict):
+        inner = target.setdefault(head, {})
+        if isinstance(inner, dict):
+            _copy(source[head], inner, rest)
