@@ -6,8 +6,6 @@ import random
 import uuid
 from typing import Any
 
-import pytest
-
 from services.reporting.catalogue import INDICATORS
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
 from services.reporting.projection import Projection
