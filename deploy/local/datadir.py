@@ -127,7 +127,7 @@ class DataDir:
                 f"{self.root} was written by an older bdg, which kept the NATS streams while "
                 "the databases lived in memory: its streams no longer match any database. "
                 f"Nothing in it can be reused. Move it away (mv {self.root} {self.root}.old) "
-                "or delete it (make clean deletes .data), then run `make up` again."
+                f"or delete it (rm -rf {self.root}), then run `make up` again."
             )
         else:
             created = True
