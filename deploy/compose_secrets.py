@@ -19,6 +19,7 @@ import argparse
 import os
 import secrets
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -70,14 +71,9 @@ def ensure_secrets(folder: Path) -> list[str]:
     once("mongo_keyfile", lambda: secrets.token_hex(KEYFILE_CHARACTERS // 2))
     for service in SERVICES:
         service_password = once(f"mongo_{service}_password", password)
-        once(
-            f"mongodb_{service}_url",
-            lambda s=service, p=service_password: mongodb_url(s, p, SINGLE_MONGO_HOSTS),
-        )
-        once(
-            f"mongodb_{service}_url_cluster",
-            lambda s=service, p=service_password: mongodb_url(s, p, CLUSTER_MONGO_HOSTS),
-        )
+        for suffix, hosts in (("", SINGLE_MONGO_HOSTS), ("_cluster", CLUSTER_MONGO_HOSTS)):
+            url = mongodb_url(service, service_password, hosts)
+            once(f"mongodb_{service}_url{suffix}", partial(str, url))
     once("admin_client_secret", password)
     once("signing_key_passphrase", lambda: secrets.token_urlsafe(48))
     once("grafana_admin_password", password)
