@@ -267,17 +267,16 @@ def run(env: dict[str, str]) -> int:
             time.sleep(POLL_SECONDS)
     except Stop as reason:
         say(f"{reason}: stopping the services, then NATS")
-        stop(supervisor, signals, nats)
-        data.remove_stack()
-        say("stopped")
         return 0
     except (LaunchError, DemoDataError) as error:
-        signals.stopping = True
         say(f"error: {error}")
+        return 1
+    finally:
+        # Whatever ended the run (even an unexpected error): stop in order.
+        signals.stopping = True
         stop(supervisor, signals, nats)
         data.remove_stack()
         say("stopped")
-        return 1
 
 
 def main() -> int:
