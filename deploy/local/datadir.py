@@ -154,6 +154,7 @@ class DataDir:
     # -------------------------------------------------------------- secrets
     def secret(self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
         """The secret `name`, made and stored at first use and the same ever after."""
+        self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.secret_path(name)
         if path.exists():
             value = path.read_text(encoding="utf-8").strip()

@@ -13,7 +13,7 @@ import pytest
 from deploy.local.datadir import DataDir, DataDirError
 from deploy.local.nats_config import render, server_config, service_permissions
 from deploy.local.plan import PlanError, plan_from_env, taken_ports
-from deploy.local.stack import node_addresses
+from deploy.local.stack import admin_client, node_addresses, service_children
 
 
 def test_default_plan_is_one_of_each_on_the_usual_ports() -> None:
@@ -151,3 +151,73 @@ def test_cluster_nodes_route_to_their_two_peers_only(tmp_path: Path) -> None:
     assert "\ncluster:" not in single
     # No password is ever written into the file.
     assert "password: $NATS_EVENTS_PASSWORD" in single
+
+
+# ------------------------------------------------------------ service settings
+def test_each_replica_gets_its_port_its_nats_user_and_secrets_by_file(tmp_path: Path) -> None:
+    plan = plan_from_env({"BDG_REPLICAS": "2", "BDG_NATS_NODES": "3"})
+    data = DataDir(tmp_path)
+    data.prepare(nats_nodes=3)
+    inherited = {
+        "PATH": "/usr/bin",
+        "BDG_NATS_USER": "someone-else",
+        "BDG_NATS_PASSWORD": "inherited",
+        "BDG_ADMIN_CLIENT_SECRET": "",
+        "BDG_DRAIN": "x",
+    }
+    admin = admin_client(inherited, data)
+    specs = {spec.name: spec for spec in service_children(inherited, plan, data, admin)}
+    assert sorted(specs) == [
+        "events-1",
+        "events-2",
+        "registry-1",
+        "registry-2",
+        "reporting-1",
+        "reporting-2",
+    ]
+    events_2 = specs["events-2"].env
+    assert events_2["BDG_EVENTS_PORT"] == "8012"
+    assert events_2["BDG_NATS_USER"] == "events"
+    assert "BDG_NATS_PASSWORD" not in events_2
+    password_file = Path(events_2["BDG_NATS_PASSWORD_FILE"])
+    assert password_file.read_text() == data.secret("nats-events-password")
+    assert events_2["BDG_NATS_URL"] == plan.nats_url
+    assert events_2["BDG_STREAM_REPLICAS"] == "3"
+    assert events_2["BDG_DATA_DIR"] == str(tmp_path)
+    assert events_2["BDG_JWKS_URL"] == "http://127.0.0.1:8001/.well-known/jwks.json"
+    # The generated admin secret travels by file, never in a child's environment.
+    assert events_2["BDG_ADMIN_CLIENT_ID"] == "bdg-admin"
+    assert "BDG_ADMIN_CLIENT_SECRET" not in events_2
+    assert Path(events_2["BDG_ADMIN_CLIENT_SECRET_FILE"]).read_text() == admin.secret
+    assert all(admin.secret not in value for value in events_2.values())
+    # Only the registry gets the passphrase of its signing keys.
+    registry = specs["registry-2"].env
+    assert Path(registry["BDG_SIGNING_KEY_PASSPHRASE_FILE"]).read_text()
+    assert "BDG_SIGNING_KEY_PASSPHRASE_FILE" not in events_2
+    # Stopping waits for the drain (20 s by default) and a margin.
+    assert specs["events-1"].stop_seconds == 30
+
+
+def test_admin_client_from_the_environment_is_passed_as_it_is(tmp_path: Path) -> None:
+    data = DataDir(tmp_path)
+    data.prepare(nats_nodes=1)
+    env = {"BDG_ADMIN_CLIENT_ID": "ops-admin", "BDG_ADMIN_CLIENT_SECRET": "from-env-0123456789"}
+    admin = admin_client(env, data)
+    assert (admin.client_id, admin.secret, admin.secret_file) == (
+        "ops-admin",
+        "from-env-0123456789",
+        None,
+    )
+    child = service_children(env, plan_from_env({}), data, admin)[0].env
+    assert child["BDG_ADMIN_CLIENT_SECRET"] == "from-env-0123456789"
+    assert "BDG_ADMIN_CLIENT_SECRET_FILE" not in child
+    assert not data.secret_path("admin-client-secret").exists()
+
+
+def test_generated_admin_client_is_the_same_at_the_next_start(tmp_path: Path) -> None:
+    first = admin_client({}, DataDir(tmp_path))
+    again = admin_client(
+        {"BDG_ADMIN_CLIENT_ID": "", "BDG_ADMIN_CLIENT_SECRET": ""}, DataDir(tmp_path)
+    )
+    assert first == again
+    assert first.client_id == "bdg-admin"
