@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime

@@ -1,19 +1,39 @@
 """Projection of both streams into one generation of read models.
 
 Every write is idempotent: registry entities keep their highest `revision`, facts
-their highest activity `version`, and figures are always computed from the facts and
-entities at query time, so an event applied twice, late, out of order or again after
-a restart changes nothing.
+their highest activity `version`, and the cells of rollups.py are recomputed from the
+facts (never incremented), so an event applied twice, late, out of order or again
+after a restart changes nothing.
+
+Cells follow the facts in three steps: the cells that the changed facts count in,
+before and after the change, are first recorded as *to do*; then the facts are
+written; then those cells are recomputed bottom-up and the record removed. A crash
+between the steps leaves the record, and the next start (or batch) recomputes its
+cells: the redelivered events find their facts already written and change nothing,
+but the cells are not left behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 
 from services.reporting.facts import fact_from_state, fact_from_void, place
 from services.reporting.repository import ReadModels
+from services.reporting.rollups import (
+    CellKey,
+    add_rows,
+    as_rows,
+    cell_document,
+    depth_of,
+    fact_rows,
+    parent_of,
+    placed_cells,
+)
 from shared.contracts import (
-    ACTIVITY_VOIDED,
     CLUB_UPSERTED,
     MEMBER_UPSERTED,
     PROGRAMME_UPSERTED,
@@ -43,6 +63,10 @@ class Projection:
     def __init__(self, models: ReadModels, units: UnitIndex | None = None) -> None:
         self.models = models
         self.units = units if units is not None else UnitIndex()
+        # Fact writes and cell recomputations of this generation, one at a time: each
+        # decides from the facts it read, which another writer must not change meanwhile
+        # (the live consumers of both streams and a rebuild's replay all write here).
+        self._facts_lock = asyncio.Lock()
 
     @property
     def generation(self) -> str:
@@ -52,6 +76,7 @@ class Projection:
         """Fill the unit hierarchy from this generation's own collection."""
         await self.models.create_indexes()
         self.units.put_many(unit_node(document) for document in await self.models.all_units())
+        await self.finish_cells()
 
     async def apply_registry(self, events: Sequence[CloudEvent]) -> None:
         grouped: dict[str, list[Document]] = {}
@@ -85,23 +110,151 @@ class Projection:
     async def replace_facts(self, moved: Sequence[str]) -> None:
         """Recompute where facts count: the pending ones, and those on or below a unit
         whose parent or crosswalk changed."""
+        async with self._facts_lock:
+            await self._replace_facts(moved)
+
+    async def _replace_facts(self, moved: Sequence[str]) -> None:
         updates = []
+        cells: set[CellKey] = set()
         for fact in await self.models.facts_to_place(moved):
             if fact.get("status") != "active" or "unit_id" not in fact:
                 continue
             placement = place(fact["unit_id"], self.units)
-            updates.append((fact["_id"], fact["version"], placement.fields()))
-        await self.models.set_placements(updates)
+            fields = placement.fields()
+            if all(fact.get(name) == value for name, value in fields.items()):
+                continue
+            updates.append((fact["_id"], fact["version"], fields))
+            cells |= placed_cells(fact) | placed_cells({**fact, **fields})
+        await self._with_cells(cells, lambda: self.models.set_placements(updates))
 
     async def apply_activities(self, events: Sequence[CloudEvent]) -> None:
-        facts: list[Document] = []
+        newest: dict[str, Document] = {}
         for event in events:
             data = event.typed_data()
-            if event.type == ACTIVITY_VOIDED.type:
-                assert isinstance(data, ActivityVoided)
-                facts.append(fact_from_void(data))
-            else:
-                assert isinstance(data, ActivityState)
-                facts.append(fact_from_state(data, self.units))
-        if facts:
-            await self.models.apply_facts(facts)
+            if isinstance(data, ActivityVoided):
+                fact = fact_from_void(data)
+            elif isinstance(data, ActivityState):
+                fact = fact_from_state(data, self.units)
+            else:  # the stream's contract guarantees one of the two
+                raise TypeError(f"{event.type} carries no activity state")
+            held = newest.get(fact["_id"])
+            if held is None or fact["version"] > held["version"]:
+                newest[fact["_id"]] = fact
+        if newest:
+            async with self._facts_lock:
+                await self._write_facts(newest)
+
+    async def _write_facts(self, newest: dict[str, Document]) -> None:
+        held = await self.models.held_facts(list(newest))
+        inserts = [fact for key, fact in newest.items() if key not in held]
+        replaces = [
+            fact
+            for key, fact in newest.items()
+            if key in held and fact["version"] > held[key]["version"]
+        ]
+        cells: set[CellKey] = set()
+        for fact in (*inserts, *replaces):
+            cells |= placed_cells(held.get(fact["_id"])) | placed_cells(fact)
+        await self._with_cells(cells, lambda: self.models.write_facts(inserts, replaces))
+
+    # --- cells ----------------------------------------------------------------------
+
+    async def _with_cells(self, cells: set[CellKey], write: Callable[[], Awaitable[None]]) -> None:
+        """`write` the facts, keeping the cells they count in correct across a crash."""
+        if not cells:
+            await write()
+            return
+        key = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+        await self.models.add_todo(key, [cell.id for cell in sorted(cells)])
+        await write()
+        await self.recompute(cells)
+        await self.models.remove_todos([key])
+
+    async def finish_cells(self) -> None:
+        """Recompute the cells left to do by a batch that did not finish."""
+        async with self._facts_lock:
+            await self._finish_cells()
+
+    async def _finish_cells(self) -> None:
+        todos = await self.models.todos()
+        if todos:
+            cells = {CellKey(*cell.split("|", 2)) for todo in todos for cell in todo["cells"]}
+            await self.recompute(cells)
+            await self.models.remove_todos([todo["_id"] for todo in todos])
+
+    async def recompute(self, cells: Iterable[CellKey]) -> None:
+        """Month cells bottom-up (a unit's own facts plus its children's cells), then
+        the year cells from their months."""
+        months = [cell for cell in cells if len(cell.period) == 7]
+        years = {cell for cell in cells if len(cell.period) == 4}
+        by_depth: dict[int, list[CellKey]] = defaultdict(list)
+        for cell in months:
+            by_depth[depth_of(cell.unit, self.units)].append(cell)
+        for depth in sorted(by_depth, reverse=True):
+            await self._recompute_level(by_depth[depth])
+        await self._recompute_years(years)
+
+    async def _recompute_level(self, cells: Sequence[CellKey]) -> None:
+        documents: list[Document] = []
+        empty: list[str] = []
+        for structure in ("as_was", "vn34"):
+            level = [cell for cell in cells if cell.structure == structure]
+            if not level:
+                continue
+            units = sorted({cell.unit for cell in level})
+            periods = sorted({cell.period for cell in level})
+            facts = await self.models.placed_facts(structure, units, periods)
+            children = await self.models.child_cells(structure, units, periods)
+            for cell in level:
+                own = fact_rows((f for f in facts if f["m"] == cell.period), cell)
+                total = add_rows(
+                    {key: dict(value) for key, value in own.items()},
+                    (
+                        row
+                        for child in children
+                        if child["pu"] == cell.unit and child["m"] == cell.period
+                        for row in child["rows"]
+                    ),
+                )
+                self._keep(cell, as_rows(own), as_rows(total), documents, empty)
+        await self.models.save_cells(documents, empty)
+
+    async def _recompute_years(self, cells: set[CellKey]) -> None:
+        documents: list[Document] = []
+        empty: list[str] = []
+        for structure in ("as_was", "vn34"):
+            level = [cell for cell in cells if cell.structure == structure]
+            if not level:
+                continue
+            months = [
+                f"{year}-{month:02d}"
+                for year in {c.period for c in level}
+                for month in range(1, 13)
+            ]
+            held = await self.models.cells(
+                [
+                    CellKey(structure, cell.unit, month).id
+                    for cell in level
+                    for month in months
+                    if month[:4] == cell.period
+                ]
+            )
+            for cell in level:
+                mine = [d for d in held if d["u"] == cell.unit and d["m"][:4] == cell.period]
+                own = add_rows({}, (row for d in mine for row in d["own"]))
+                total = add_rows({}, (row for d in mine for row in d["rows"]))
+                self._keep(cell, as_rows(own), as_rows(total), documents, empty)
+        await self.models.save_cells(documents, empty)
+
+    def _keep(
+        self,
+        cell: CellKey,
+        own: list[Document],
+        total: list[Document],
+        documents: list[Document],
+        empty: list[str],
+    ) -> None:
+        if total:
+            documents.append(cell_document(cell, parent_of(cell.unit, self.units), own, total))
+        else:
+            empty.append(cell.id)

@@ -8,35 +8,42 @@ next one and `reporting_meta` records the switch, so a restart reads the right o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from services.reporting.rollups import (
+    AS_WAS,
+    MEASURES,
+    ROW_KEYS,
+    CellKey,
+    groups,
+    span,
+)
 from shared.mongo import Database, Document
 from shared.replica import apply_latest
 
+DUPLICATE_KEY = 11000
 META = "reporting_meta"
 DEAD_LETTERS = "dead_letters"
-COLLECTIONS = ("units", "programmes", "targets", "sites", "clubs", "members", "facts")
+COLLECTIONS = (
+    "units",
+    "programmes",
+    "targets",
+    "sites",
+    "clubs",
+    "members",
+    "facts",
+    "rollups",
+    "rollup_todo",
+)
 FIRST_GENERATION = "g1"
 
-# Sums a flow query returns per group: every measure a fact carries.
-MEASURES = (
-    "n",
-    "female",
-    "male",
-    "em",
-    "emk",
-    "recipients",
-    "women",
-    "children",
-    "value_vnd",
-    "budget_vnd",
-    "days",
-)
+# Fact fields a cell recomputation reads.
+_FOR_CELLS = dict.fromkeys((*MEASURES, *ROW_KEYS.values(), "unit_id", "v34", "m"), 1)
 
 
 class ReadModels:
@@ -52,6 +59,8 @@ class ReadModels:
         self.clubs = self._collection("clubs")
         self.members = self._collection("members")
         self.facts = self._collection("facts")
+        self.rollups = self._collection("rollups")
+        self.rollup_todo = self._collection("rollup_todo")
 
     def _collection(self, name: str) -> AsyncCollection[Document]:
         return self.db[f"{name}_{self.generation}"]
@@ -61,6 +70,11 @@ class ReadModels:
         await self.facts.create_index([("lineage", ASCENDING), ("on", ASCENDING)])
         await self.facts.create_index([("r34", ASCENDING), ("on", ASCENDING)])
         await self.facts.create_index([("pending", ASCENDING)])
+        # Recomputing a cell: the facts placed on its unit in its month.
+        await self.facts.create_index([("unit_id", ASCENDING), ("m", ASCENDING)])
+        await self.facts.create_index([("v34.u", ASCENDING), ("m", ASCENDING)])
+        # Reading and recomputing cells: those of a unit's children.
+        await self.rollups.create_index([("s", ASCENDING), ("pu", ASCENDING), ("m", ASCENDING)])
         await self.clubs.create_index([("established_on", ASCENDING)])
         await self.members.create_index([("club_id", ASCENDING), ("joined_on", ASCENDING)])
 
@@ -85,47 +99,43 @@ class ReadModels:
 
     # --- facts (highest activity version wins) -----------------------------------
 
-    async def apply_facts(self, facts: Sequence[Document]) -> int:
-        """Insert unseen facts and replace held ones by higher versions; returns how
-        many changed. A version not above the one held changes nothing."""
-        newest: dict[str, Document] = {}
-        for fact in facts:
-            held = newest.get(fact["_id"])
-            if held is None or fact["version"] > held["version"]:
-                newest[fact["_id"]] = fact
-        held_versions = {
-            row["_id"]: row["version"]
-            async for row in self.facts.find({"_id": {"$in": list(newest)}}, {"version": 1})
-        }
-        inserts = [fact for key, fact in newest.items() if key not in held_versions]
-        replaces = [
-            fact
-            for key, fact in newest.items()
-            if key in held_versions and fact["version"] > held_versions[key]
-        ]
-        changed = 0
+    async def held_facts(self, keys: Sequence[str]) -> dict[str, Document]:
+        """The stored facts of these activities: their version and where they count."""
+        projection = {"version": 1, "status": 1, "m": 1, "unit_id": 1, "lineage": 1, "r34": 1}
+        rows = self.facts.find({"_id": {"$in": list(keys)}}, projection)
+        return {row["_id"]: row async for row in rows}
+
+    async def write_facts(self, inserts: Sequence[Document], replaces: Sequence[Document]) -> None:
+        """Insert unseen facts and replace held ones by higher versions. A version not
+        above the one held changes nothing, whoever wrote in between."""
         if inserts:
             try:
                 await self.facts.insert_many(inserts, ordered=False)
-                changed += len(inserts)
             except BulkWriteError as exc:
-                lost = {error["op"]["_id"] for error in exc.details.get("writeErrors", [])}
-                changed += len(inserts) - len(lost)
-                replaces.extend(fact for fact in inserts if fact["_id"] in lost)
-        for fact in replaces:
-            result = await self.facts.replace_one(
-                {"_id": fact["_id"], "version": {"$lt": fact["version"]}}, fact
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                    raise
+                lost = {error["op"]["_id"] for error in errors}
+                replaces = [*replaces, *(fact for fact in inserts if fact["_id"] in lost)]
+        if replaces:
+            await self.facts.bulk_write(
+                [
+                    ReplaceOne({"_id": fact["_id"], "version": {"$lt": fact["version"]}}, fact)
+                    for fact in replaces
+                ],
+                ordered=False,
             )
-            changed += result.modified_count
-        return changed
 
     async def facts_to_place(self, unit_ids: Sequence[str]) -> list[Document]:
         """Facts whose placement may change: pending ones, and those below `unit_ids`."""
-        query: Document = {"pending": True}
+        fields = ("version", "unit_id", "status", "m", "lineage", "r34", "v34", "pending")
+        projection = dict.fromkeys(fields, 1)
+        # Two indexed reads rather than one `$or`, which no index serves as a whole.
+        found = {fact["_id"]: fact async for fact in self.facts.find({"pending": True}, projection)}
         if unit_ids:
-            query = {"$or": [query, {"lineage": {"$in": list(unit_ids)}}]}
-        projection = {"_id": 1, "version": 1, "unit_id": 1, "status": 1}
-        return await self.facts.find(query, projection).to_list(None)
+            async for fact in self.facts.find({"lineage": {"$in": list(unit_ids)}}, projection):
+                found[fact["_id"]] = fact
+        return list(found.values())
 
     async def set_placements(self, updates: Sequence[tuple[str, int, Document]]) -> None:
         if updates:
@@ -147,10 +157,62 @@ class ReadModels:
         types: Sequence[str],
         programme: str | None,
         group_fields: dict[str, str],
+        granularity: str = "children",
     ) -> list[Document]:
-        """Sums of every measure of the matching facts, per leaf unit and `group_fields`
-        (output name → fact field). `restated` reads the vn34 placement and weighs each
-        fact by its share. The leaf unit comes back as `_id.u`."""
+        """Sums of every measure of the facts counting at `unit_id` in `[start, end]`,
+        per unit and `group_fields` (output name → fact field: `m`, `type`,
+        `support_kind`, `grade`). The unit comes back as `_id.u`: `unit_id` itself for
+        its total (`granularity="unit"`), or each child of it plus `unit_id` for the
+        facts placed on it directly (`"children"`). Whole months and years are read
+        from the cells (rollups.py); the days of a partial month at either end from
+        the facts."""
+        structure = "vn34" if restated else AS_WAS
+        period = span(
+            date.fromisoformat(start), date.fromisoformat(end), years="m" not in group_fields
+        )
+        periods = [*period.years, *period.months]
+
+        def summed(documents: Sequence[Document], part: str) -> list[Document]:
+            return groups(
+                documents,
+                part=part,
+                types=types,
+                programme=programme,
+                group_fields=group_fields,
+            )
+
+        found: list[Document] = []
+        if periods:
+            own = await self.cells([CellKey(structure, unit_id, p).id for p in periods])
+            if granularity == "unit":
+                found += summed(own, "rows")
+            else:
+                found += summed(own, "own")
+                found += summed(await self.child_cells(structure, [unit_id], periods), "rows")
+        for first, last in period.partial:
+            found += await self._fact_groups(
+                restated=restated,
+                unit_id=unit_id,
+                start=first.isoformat(),
+                end=last.isoformat(),
+                types=types,
+                programme=programme,
+                group_fields=group_fields,
+            )
+        return found
+
+    async def _fact_groups(
+        self,
+        *,
+        restated: bool,
+        unit_id: str,
+        start: str,
+        end: str,
+        types: Sequence[str],
+        programme: str | None,
+        group_fields: dict[str, str],
+    ) -> list[Document]:
+        """The same sums straight from the facts, for a few days (the partial months)."""
         match: Document = {
             "r34" if restated else "lineage": unit_id,
             "on": {"$gte": start, "$lte": end},
@@ -173,19 +235,70 @@ class ReadModels:
         return await cursor.to_list(None)
 
     async def activity_counts_by_unit(self, unit_id: str, start: str, end: str) -> list[Document]:
-        """How many active facts each unit (as it was) has below `unit_id` in a period."""
-        pipeline: list[Document] = [
-            {
-                "$match": {
-                    "lineage": unit_id,
-                    "on": {"$gte": start, "$lte": end},
-                    "status": "active",
-                }
-            },
-            {"$group": {"_id": "$unit_id", "n": {"$sum": 1}}},
+        """How many active facts are placed on each unit (as it was) below `unit_id` in a
+        period: from the cells, level by level down, for whole months and years."""
+        period = span(date.fromisoformat(start), date.fromisoformat(end), years=True)
+        periods = [*period.years, *period.months]
+        counts: dict[str, float] = {}
+        parents = [unit_id]
+        if periods:
+            for cell in await self.cells([CellKey(AS_WAS, unit_id, p).id for p in periods]):
+                counts[unit_id] = counts.get(unit_id, 0) + _count(cell["own"])
+        while parents and periods:
+            below = await self.child_cells(AS_WAS, parents, periods)
+            for cell in below:
+                counts[cell["u"]] = counts.get(cell["u"], 0) + _count(cell["own"])
+            parents = sorted({cell["u"] for cell in below})
+        for first, last in period.partial:
+            pipeline: list[Document] = [
+                {
+                    "$match": {
+                        "lineage": unit_id,
+                        "on": {"$gte": first.isoformat(), "$lte": last.isoformat()},
+                        "status": "active",
+                    }
+                },
+                {"$group": {"_id": "$unit_id", "n": {"$sum": 1}}},
+            ]
+            for row in await (await self.facts.aggregate(pipeline)).to_list(None):
+                counts[row["_id"]] = counts.get(row["_id"], 0) + row["n"]
+        return [{"_id": unit, "n": int(n)} for unit, n in sorted(counts.items()) if n]
+
+    # --- cells (rollups.py) ----------------------------------------------------------
+
+    async def cells(self, ids: Sequence[str]) -> list[Document]:
+        return await self.rollups.find({"_id": {"$in": list(ids)}}).to_list(None)
+
+    async def child_cells(
+        self, structure: str, parents: Sequence[str], periods: Sequence[str]
+    ) -> list[Document]:
+        query = {"s": structure, "pu": {"$in": list(parents)}, "m": {"$in": list(periods)}}
+        return await self.rollups.find(query).to_list(None)
+
+    async def placed_facts(
+        self, structure: str, units: Sequence[str], months: Sequence[str]
+    ) -> list[Document]:
+        """Active facts placed directly on these units in these months."""
+        field = "unit_id" if structure == AS_WAS else "v34.u"
+        query = {field: {"$in": list(units)}, "m": {"$in": list(months)}, "status": "active"}
+        return await self.facts.find(query, _FOR_CELLS).to_list(None)
+
+    async def save_cells(self, documents: Sequence[Document], empty: Sequence[str]) -> None:
+        operations: list[ReplaceOne[Document] | DeleteOne] = [
+            ReplaceOne({"_id": document["_id"]}, document, upsert=True) for document in documents
         ]
-        cursor = await self.facts.aggregate(pipeline)
-        return await cursor.to_list(None)
+        operations += [DeleteOne({"_id": key}) for key in empty]
+        if operations:
+            await self.rollups.bulk_write(operations, ordered=False)
+
+    async def add_todo(self, key: str, cells: Sequence[str]) -> None:
+        await self.rollup_todo.insert_one({"_id": key, "cells": list(cells)})
+
+    async def todos(self) -> list[Document]:
+        return await self.rollup_todo.find({}).sort("_id", 1).to_list(None)
+
+    async def remove_todos(self, keys: Sequence[str]) -> None:
+        await self.rollup_todo.delete_many({"_id": {"$in": list(keys)}})
 
     async def count_facts(self) -> int:
         return await self.facts.count_documents({})
@@ -221,6 +334,10 @@ class ReadModels:
         ]
         cursor = await self.members.aggregate(pipeline)
         return await cursor.to_list(None)
+
+
+def _count(rows: Sequence[Document]) -> float:
+    return sum(float(row.get("n") or 0) for row in rows)
 
 
 class MetaRepository:

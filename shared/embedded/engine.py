@@ -274,26 +274,36 @@ class SqliteFile:
         collection: str,
         spec: IndexSpec,
         per_document: Iterable[set[tuple[Any, ...]]],
+        *,
+        complete: Iterable[set[tuple[Any, ...]]] | None = None,
     ) -> None:
-        """Add the entries of some documents (one set of rows per document)."""
+        """Add entries of some documents (a set of rows per document). `complete`: all
+        the entries of those documents, when only some of them are added."""
         row_sets = list(per_document)
-        if not spec.multikey and any(len(rows) > 1 for rows in row_sets):
-            if spec.unique:
-                raise WriteError(f"the unique index {spec.name!r} cannot index arrays", 2)
-            connection.execute(
-                f"UPDATE {CATALOGUE} SET multikey = 1 WHERE collection = ? AND name = ?",
-                (collection, spec.name),
-            )
-            # A schema change (an empty marker view), so that every process re-reads the
-            # catalogue: an index holding arrays is not used to sort, nor to decide a range.
-            marker = quoted(f"multikey_{collection}__{spec.name}")
-            connection.execute(f"CREATE VIEW IF NOT EXISTS {marker} AS SELECT 1")
-            self._refresh(connection)
+        whole = row_sets if complete is None else list(complete)
+        if not spec.multikey and any(len(rows) > 1 for rows in whole):
+            self._mark_multikey(connection, collection, spec)
         placeholders = ", ".join("?" for _ in range(len(spec.keys) + 1))
         connection.executemany(
             f"INSERT INTO {spec.table(collection)} VALUES ({placeholders})",
             [row for rows in row_sets for row in rows],
         )
+
+    def _mark_multikey(
+        self, connection: sqlite3.Connection, collection: str, spec: IndexSpec
+    ) -> None:
+        if spec.unique:
+            raise WriteError(f"the unique index {spec.name!r} cannot index arrays", 2)
+        connection.execute(
+            f"UPDATE {CATALOGUE} SET multikey = 1 WHERE collection = ? AND name = ?",
+            (collection, spec.name),
+        )
+        # A schema change (an empty marker view), so that every process re-reads the
+        # catalogue: an index holding arrays may return a document once per element, is
+        # not used to sort, nor trusted to decide a range alone.
+        marker = quoted(f"multikey_{collection}__{spec.name}")
+        connection.execute(f"CREATE VIEW IF NOT EXISTS {marker} AS SELECT 1")
+        self._refresh(connection)
 
     def remove_entries(
         self,

@@ -199,7 +199,7 @@ def _store(
             before, after = entries(spec, old), entries(spec, new)
             if before != after:
                 store.remove_entries(connection, collection, spec, before - after)
-                store.add_entries(connection, collection, spec, [after - before])
+                store.add_entries(connection, collection, spec, [after - before], complete=[after])
     except sqlite3.IntegrityError as exc:
         connection.execute("ROLLBACK TO store_one")
         connection.execute("RELEASE store_one")

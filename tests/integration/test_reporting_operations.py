@@ -62,14 +62,16 @@ async def test_a_poison_message_is_dead_lettered_and_retried_once_its_cause_is_f
     mongo: MongoBackend, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = {"act-POISON"}
-    original = ReadModels.apply_facts
+    original = ReadModels.write_facts
 
-    async def failing(self: ReadModels, facts: Sequence[dict[str, Any]]) -> int:
-        if broken & {fact["_id"] for fact in facts}:
+    async def failing(
+        self: ReadModels, inserts: Sequence[dict[str, Any]], replaces: Sequence[dict[str, Any]]
+    ) -> None:
+        if broken & {fact["_id"] for fact in (*inserts, *replaces)}:
             raise RuntimeError("MongoDB refused the write")
-        return await original(self, facts)
+        await original(self, inserts, replaces)
 
-    monkeypatch.setattr(ReadModels, "apply_facts", failing)
+    monkeypatch.setattr(ReadModels, "write_facts", failing)
     app = reporting_app(mongo, nats_server.url, consumer_max_deliver=2)
     async with running(app, token=signed_token(client_id=OPERATOR)) as reporting:
         await publish(nats_server.url, registry_events())
