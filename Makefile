@@ -13,7 +13,7 @@ UV := $(PYTHON) -m uv
 endif
 CODE := services shared tests deploy
 
-.PHONY: help up test lint typecheck unit integration e2e fuzz lock bootstrap rebuild clean docs
+.PHONY: help up test lint typecheck unit integration e2e fuzz lock bootstrap rebuild clean docs chromium
 
 help:
 	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops);"
@@ -45,7 +45,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy services shared
 
-test: lint typecheck
+# The browser tests drive Debian's Chromium (a browser a tool downloads itself cannot be
+# fetched here): installed when missing.
+chromium:
+	@test -x /usr/bin/chromium || apt-get install -y chromium || \
+		(apt-get update && apt-get install -y chromium)
+
+test: lint typecheck chromium
 	$(BIN)/pytest
 
 unit: $(STAMP)

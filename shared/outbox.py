@@ -1,7 +1,9 @@
 """Transactional outbox with single-document atomicity.
 
 A change and the events it causes are written in one document write: the pending
-events ride in the changed document's `_outbox` array. The relay publishes them to
+events ride in the changed document's `_outbox` array, and the indexed marker
+`_outbox_pending` says that the document has some, so the relay finds them through an
+index rather than by scanning. The relay publishes them to
 JetStream with `Nats-Msg-Id` = event id (so a re-publish after a lost ack is
 de-duplicated by the server), and only after the server's ack pulls them out of the
 document. While NATS is down the events wait and the relay backs off; nothing is lost.
@@ -25,9 +27,8 @@ from shared.logging import get_logger
 from shared.mongo import Document
 
 OUTBOX_FIELD = "_outbox"
-# From this many events per document on, pending events are pulled document by document.
-_MANY_EVENTS_PER_DOCUMENT = 8
-PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
+PENDING_FIELD = "_outbox_pending"
+PENDING_FILTER: dict[str, Any] = {PENDING_FIELD: True}
 
 EVENTS_PUBLISHED = Counter(
     "bdg_outbox_events_published_total", "Events published from the outbox", ["service"]
@@ -39,14 +40,30 @@ PUBLISH_FAILURES = Counter(
 log = get_logger(__name__)
 
 
-def outbox_documents(events: Sequence[CloudEvent]) -> list[dict[str, Any]]:
-    """The pending-event entries to store with a new document (`{_outbox: [...]}`)."""
-    return [event.to_document() for event in events]
+def outbox_fields(events: Sequence[CloudEvent]) -> dict[str, Any]:
+    """The fields a new document stores its pending events in."""
+    fields: dict[str, Any] = {OUTBOX_FIELD: [event.to_document() for event in events]}
+    if events:
+        fields[PENDING_FIELD] = True
+    return fields
 
 
-def push_to_outbox(events: Sequence[CloudEvent]) -> dict[str, Any]:
-    """The `$push` clause that appends events to an existing document's outbox."""
-    return {OUTBOX_FIELD: {"$each": outbox_documents(events)}}
+def with_outbox(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
+    """`update` (an update document) appending `events` to the document's outbox."""
+    if not events:
+        return update
+    merged = dict(update)
+    merged["$push"] = {
+        **merged.get("$push", {}),
+        OUTBOX_FIELD: {"$each": [event.to_document() for event in events]},
+    }
+    merged["$set"] = {**merged.get("$set", {}), PENDING_FIELD: True}
+    return merged
+
+
+async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> None:
+    """The relay's read: documents with pending events, in `_id` order."""
+    await collection.create_index([(PENDING_FIELD, 1), ("_id", 1)], name="outbox_pending")
 
 
 class EventPublisher(Protocol):
@@ -113,7 +130,15 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = 0.1
+        indexed = False
         while not self._stopping:
+            if not indexed:
+                try:
+                    for collection in self._collections:
+                        await ensure_outbox_index(collection)
+                    indexed = True
+                except Exception as exc:  # MongoDB away: the loop below waits too.
+                    log.warning("outbox index not created yet", error=repr(exc))
             self._wake.clear()
             try:
                 await self.flush()
@@ -128,7 +153,6 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _pending(self, collection: AsyncCollection[dict[str, Any]]) -> list[Document]:
-        # One read for many documents: the emulation scans the collection per query.
         return (
             await collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1})
             .sort("_id", 1)
@@ -162,30 +186,44 @@ class OutboxRelay:
         documents: list[Document],
         sent: set[str],
     ) -> None:
-        """Pull exactly the acknowledged events; events added meanwhile stay."""
-        by_owner = {
-            document["_id"]: ids
-            for document in documents
-            if (ids := [e["id"] for e in document.get(OUTBOX_FIELD, []) if e["id"] in sent])
-        }
-        if len(sent) >= _MANY_EVENTS_PER_DOCUMENT * len(by_owner):
-            # Few documents with many events each: one update per document, each
-            # comparing only its own ids (one round trip on a server).
-            await collection.bulk_write(
-                [
-                    UpdateOne({"_id": owner}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}})
-                    for owner, ids in by_owner.items()
-                ],
-                ordered=False,
+        """Take out exactly the acknowledged events; events added meanwhile stay.
+
+        A document whose every pending event went out (the usual case) has its outbox
+        emptied and its marker removed in one update, guarded by the outbox being as
+        read; the others, and any whose guard missed, have the sent events pulled."""
+        emptied: list[Document] = []
+        pulls: dict[Any, list[str]] = {}
+        for document in documents:
+            pending = document.get(OUTBOX_FIELD, [])
+            ids = [event["id"] for event in pending if event["id"] in sent]
+            if ids and len(ids) == len(pending):
+                emptied.append(document)
+            elif ids:
+                pulls[document["_id"]] = ids
+        operations = [
+            UpdateOne(
+                {"_id": document["_id"], OUTBOX_FIELD: document[OUTBOX_FIELD]},
+                {"$set": {OUTBOX_FIELD: []}, "$unset": {PENDING_FIELD: ""}},
             )
+            for document in emptied
+        ]
+        operations += [
+            UpdateOne({"_id": owner}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}})
+            for owner, ids in pulls.items()
+        ]
+        if not operations:
             return
-        # Many documents with an event or two: one update for the chunk. The ids select
-        # its documents (an index lookup on a server); their range, tested first,
-        # spares the emulation's full scan from comparing every document to the list.
-        owners = sorted(by_owner)
+        result = await collection.bulk_write(operations, ordered=False)
+        if result.matched_count == len(operations):
+            return
+        # Some outbox changed since it was read: pull what went out, then drop the
+        # marker where nothing is left (an event added meanwhile keeps it).
+        owners = sorted(document["_id"] for document in emptied)
         await collection.update_many(
-            {"_id": {"$gte": owners[0], "$lte": owners[-1], "$in": owners}},
-            {"$pull": {OUTBOX_FIELD: {"id": {"$in": sorted(sent)}}}},
+            {"_id": {"$in": owners}}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": sorted(sent)}}}}
+        )
+        await collection.update_many(
+            {"_id": {"$in": owners}, OUTBOX_FIELD: {"$size": 0}}, {"$unset": {PENDING_FIELD: ""}}
         )
 
     async def _publish_one(self, event: dict[str, Any]) -> None:

@@ -115,3 +115,43 @@ def period_keys(day: date) -> dict[str, str]:
         "m": f"{day.year:04d}-{day.month:02d}",
         "sy": school_year_of(day),
     }
+
+
+# --- periods a month belongs to (splits by quarter, year, … derived from months) ------
+
+# The period kinds a month can be mapped to, by the name a `by` split uses.
+MONTH_GROUPINGS = ("month", "quarter", "half", "year", "school_year")
+
+
+def _month_parts(month: str) -> tuple[int, int]:
+    if not _MONTH.match(month):
+        raise PeriodError(f"{month!r} is not a month (YYYY-MM)")
+    year, number = int(month[:4]), int(month[5:7])
+    if not 1 <= number <= 12:
+        raise PeriodError(f"{month!r} is not a month (YYYY-MM)")
+    return year, number
+
+
+def period_of_month(month: str, kind: str) -> str:
+    """The key of the period of `kind` (one of MONTH_GROUPINGS) containing `month`:
+    `2023-11` → `2023Q4` (quarter), `2023H2` (half), `2023` (year), `SY2023-2024`
+    (school year: September to August). Keys are those `parse_period` reads."""
+    year, number = _month_parts(month)
+    if kind == "month":
+        return f"{year:04d}-{number:02d}"
+    if kind == "quarter":
+        return f"{year:04d}Q{(number - 1) // 3 + 1}"
+    if kind == "half":
+        return f"{year:04d}H{1 if number <= 6 else 2}"
+    if kind == "year":
+        return f"{year:04d}"
+    if kind == "school_year":
+        return school_year_of(date(year, number, 1))
+    raise PeriodError(f"{kind!r} is not one of {', '.join(MONTH_GROUPINGS)}")
+
+
+def month_after(month: str, count: int = 1) -> str:
+    """The month `count` months after `month` (before it when negative)."""
+    year, number = _month_parts(month)
+    index = year * 12 + (number - 1) + count
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import CloudEvent
 from shared.mongo import Document
-from shared.outbox import OUTBOX_FIELD, outbox_documents, push_to_outbox
+from shared.outbox import OUTBOX_FIELD, outbox_fields, with_outbox
 
 REVISION_FIELD = "revision"
 
@@ -77,7 +77,7 @@ async def put_revisioned(
             }
             events = events_for(1, None)
             try:
-                await collection.insert_one({**document, OUTBOX_FIELD: outbox_documents(events)})
+                await collection.insert_one({**document, **outbox_fields(events)})
             except DuplicateKeyError:
                 continue
             return Written(Outcome.CREATED, 1, document)
@@ -86,7 +86,7 @@ async def put_revisioned(
         changes = {**state, **(extra_on_change or {}), REVISION_FIELD: revision}
         result = await collection.update_one(
             {"_id": key, REVISION_FIELD: current[REVISION_FIELD]},
-            {"$set": changes, "$push": push_to_outbox(events)},
+            with_outbox({"$set": changes}, events),
         )
         if result.modified_count == 1:
             return Written(Outcome.CHANGED, revision, {**current, **changes})

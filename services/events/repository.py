@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError
 
 from services.events.transitions import STATE_FIELDS, Change, Status
 from shared.mongo import Database, Document
-from shared.outbox import OUTBOX_FIELD, outbox_documents, push_to_outbox
+from shared.outbox import OUTBOX_FIELD, outbox_fields, with_outbox
 from shared.replica import apply_latest
 
 ACTIVITIES = "activities"
@@ -86,17 +86,14 @@ class ActivityQuery:
 
 
 def _keys_filter(keys: Sequence[str]) -> Document:
-    """`_id` in `keys`, led by their range: the emulation only compares the list for
-    documents inside it, and a server walks just that part of the index."""
-    ordered = sorted(keys)
-    return {"_id": {"$gte": ordered[0], "$lte": ordered[-1], "$in": ordered}}
+    return {"_id": {"$in": sorted(keys)}}
 
 
 def _inserted(change: Change) -> Document:
     return {
         **change.document,
         "history": change.history,
-        OUTBOX_FIELD: outbox_documents(change.events),
+        **outbox_fields(change.events),
     }
 
 
@@ -104,15 +101,10 @@ def _guarded_update(change: Change) -> tuple[Document, Document]:
     assert change.previous is not None
     document = change.document
     update: Document = {"$set": {name: document.get(name) for name in STATE_FIELDS}}
-    push: Document = {}
     if change.history:
-        push["history"] = {"$each": change.history}
-    if change.events:
-        push.update(push_to_outbox(change.events))
-    if push:
-        update["$push"] = push
+        update["$push"] = {"history": {"$each": change.history}}
     guard = {"_id": document["_id"], "write_token": change.previous["write_token"]}
-    return guard, update
+    return guard, with_outbox(update, change.events)
 
 
 class ActivityRepository:

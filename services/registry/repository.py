@@ -16,7 +16,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contracts import CloudEvent
 from shared.mongo import Database, Document
-from shared.outbox import OUTBOX_FIELD, PENDING_FILTER, outbox_documents, push_to_outbox
+from shared.outbox import (
+    OUTBOX_FIELD,
+    PENDING_FILTER,
+    outbox_fields,
+    with_outbox,
+)
 from shared.versioned import REVISION_FIELD, EventsFor, Written, put_revisioned
 
 REFERENCE = "reference"
@@ -89,7 +94,7 @@ class RevisionedRepository:
             return True
         result = await self._collection.update_one(
             {"_id": key, REVISION_FIELD: revision},
-            {"$set": {**state, REVISION_FIELD: revision + 1}, "$push": push_to_outbox(events)},
+            with_outbox({"$set": {**state, REVISION_FIELD: revision + 1}}, events),
         )
         return result.modified_count == 1
 
@@ -132,10 +137,7 @@ class ReferenceRepository:
         """Store a chunk's new state if it is still at `revision` (compare-and-set)."""
         result = await self._collection.update_one(
             {"_id": key, REVISION_FIELD: revision},
-            {
-                "$set": {**changes, REVISION_FIELD: revision + 1},
-                "$push": push_to_outbox(events),
-            },
+            with_outbox({"$set": {**changes, REVISION_FIELD: revision + 1}}, events),
         )
         return result.modified_count == 1
 
@@ -221,4 +223,4 @@ class AccessRepository:
 
 def new_document(key: str, state: Mapping[str, Any], events: Sequence[CloudEvent]) -> Document:
     """A first revision with its events, for bulk inserts."""
-    return {"_id": key, **state, REVISION_FIELD: 1, OUTBOX_FIELD: outbox_documents(events)}
+    return {"_id": key, **state, REVISION_FIELD: 1, **outbox_fields(events)}

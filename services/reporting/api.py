@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from services.reporting import exports
-from services.reporting.dashboard import DASHBOARD_HTML
+from services.reporting.adx import ADX_MEDIA_TYPE
+from services.reporting.dashboard import dashboard_headers, dashboard_page, static_file
 from services.reporting.schemas import (
+    Analytics,
+    CentroidList,
     CompletenessReport,
     DeadLetter,
     DeadLetterList,
+    Freshness,
     IndicatorCatalogue,
     IndicatorInfo,
     IndicatorValues,
+    PeriodsEcho,
     RebuildState,
     ReportingStatus,
     Summary,
@@ -47,22 +52,41 @@ StructureQuery = Annotated[
     Literal["as_was", "vn34"],
     Query(description="as_was: the units in force then; vn34: restated onto today's units"),
 ]
-PeriodQuery = Annotated[
-    str,
-    Query(
-        max_length=40,
-        description="2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31",
-    ),
+PERIODS = (
+    "2023, 2023H1, 2023Q4, 2023-11, SY2017-2018 or 2021-01-01..2025-12-31, or a relative "
+    "period: THIS_YEAR, LAST_YEAR, THIS_SCHOOL_YEAR, LAST_SCHOOL_YEAR, THIS_QUARTER, "
+    "LAST_QUARTER, LAST_4_QUARTERS, THIS_MONTH, LAST_MONTH, LAST_12_MONTHS (resolved on "
+    "today's date in Vietnam)"
+)
+PeriodQuery = Annotated[str, Query(max_length=40, description=PERIODS)]
+PeriodListQuery = Annotated[
+    str, Query(max_length=400, description=f"A comma list of periods: {PERIODS}")
 ]
 ByQuery = Annotated[
     str | None,
     Query(
-        max_length=100,
-        description="comma list of sex, ethnic_minority, kind, child_unit, month, grade",
+        max_length=200,
+        description="comma list of sex, ethnic_minority, kind, grade, child_unit, "
+        "level:province, level:district, level:commune, month, quarter, year, school_year "
+        "(as far as the indicator has them; one split by unit at a time)",
     ),
 ]
 UnitQuery = Annotated[
     str, Query(max_length=MAX_ID, description="a unit id (vn63:20, vn34:06440, …) or vn")
+]
+UnitListQuery = Annotated[
+    str,
+    Query(
+        max_length=1000,
+        description="a unit id (vn63:20, vn34:06440, …, or vn), or a comma list of up to 50",
+    ),
+]
+IndicatorListQuery = Annotated[
+    str, Query(max_length=800, description="an indicator code, or a comma list of them")
+]
+LocaleQuery = Annotated[
+    Literal["en", "vi"],
+    Query(description="CSV only: vi separates fields with `;` and writes decimal commas"),
 ]
 ProgrammeQuery = Annotated[
     str | None,
@@ -78,6 +102,31 @@ LevelQuery = Annotated[
 ]
 ParentQuery = Annotated[str, Query(max_length=MAX_ID, description="a unit id or vn")]
 IndicatorCode = Annotated[str, Path(max_length=MAX_ID)]
+
+
+def only(*names: str) -> Any:
+    """Refuses query parameters the route does not take (422 naming them), so that a
+    misspelt or unsupported one is never silently ignored."""
+    allowed = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            hint = " (a split by level is by=level:commune)" if "level" in unknown else ""
+            raise Problem(
+                422,
+                "validation",
+                "Unknown parameter",
+                f"Unknown parameter {', '.join(unknown)}; this endpoint takes "
+                f"{', '.join(sorted(allowed))}.{hint}",
+                errors=[{"loc": ["query", name], "msg": "Unknown parameter"} for name in unknown],
+            )
+
+    return Depends(check)
+
+
+QUERY_PARAMETERS = ("unit_id", "period", "by", "programme", "structure")
+ANALYTICS_PARAMETERS = ("indicator", *QUERY_PARAMETERS)
 
 
 @router.get("/status", response_model=ReportingStatus, tags=["operations"])
@@ -101,20 +150,60 @@ async def indicators(service: ReportingDep) -> IndicatorCatalogue:
     return IndicatorCatalogue(items=items)
 
 
-@router.get("/indicators/{code}/values", response_model=IndicatorValues, tags=["indicators"])
+@router.get(
+    "/indicators/{code}/values",
+    response_model=IndicatorValues,
+    tags=["indicators"],
+    dependencies=[only(*QUERY_PARAMETERS)],
+)
 async def indicator_values(
     service: ReportingDep,
     caller: Caller,
     code: IndicatorCode,
-    unit_id: UnitQuery,
-    period: PeriodQuery,
+    unit_id: UnitListQuery,
+    period: PeriodListQuery,
     by: ByQuery = None,
     programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
 ) -> dict[str, Any]:
-    """Values of one indicator for a unit (and everything below it) and a period.
-    Needs `viewer` for the unit's province (national scope for `vn`)."""
-    return await service.indicator_values(caller, code, unit_id, period, by, programme, structure)
+    """Values of one indicator for a unit (and everything below it) and a period; with
+    comma lists or a relative period standing for several, for each unit and period.
+    Needs `viewer` for each unit's province (national scope for `vn`)."""
+    return await service.queries.indicator_values(
+        caller, code, unit_id, period, by, programme, structure
+    )
+
+
+@router.get(
+    "/analytics",
+    response_model=Analytics,
+    tags=["indicators"],
+    dependencies=[only(*ANALYTICS_PARAMETERS)],
+)
+async def analytics(
+    service: ReportingDep,
+    caller: Caller,
+    indicator: IndicatorListQuery,
+    unit_id: UnitListQuery,
+    period: PeriodListQuery,
+    by: ByQuery = None,
+    programme: ProgrammeQuery = None,
+    structure: StructureQuery = "as_was",
+) -> dict[str, Any]:
+    """Several indicators, units and periods in one answer, as DHIS2's analytics API
+    gives them: one row per indicator, unit, period and combination of the `by`
+    dimensions. Relative periods are resolved on today's date in Vietnam and echoed.
+    Needs `viewer` for each unit's province (national scope for `vn`)."""
+    return await service.queries.analytics(
+        caller, indicator, unit_id, period, by, programme, structure
+    )
+
+
+@router.get("/periods", response_model=PeriodsEcho, tags=["indicators"])
+async def periods(service: ReportingDep, period: PeriodListQuery) -> dict[str, Any]:
+    """What a period list stands for today (relative periods resolved on today's date in
+    Vietnam), without computing anything: each period with its first and last day."""
+    return service.queries.periods_echo(period)
 
 
 @router.get("/reports/summary", response_model=Summary, tags=["reports"])
@@ -135,15 +224,19 @@ async def summary(
 async def targets(
     service: ReportingDep,
     caller: Caller,
-    programme: Annotated[str, Query(pattern=PROGRAMME_CODE)],
+    programme: ProgrammeQuery = None,
     unit_id: Annotated[str | None, Query(max_length=MAX_ID)] = None,
     period: Annotated[str | None, Query(max_length=40)] = None,
+    include_below: Annotated[
+        bool, Query(description="with unit_id: also the targets on units below it")
+    ] = False,
 ) -> list[dict[str, Any]]:
-    """Plan against actual per indicator, unit and period of a programme's targets:
-    `[{indicator, unit_id, period, target, actual, achieved_pct}]`.
+    """Plan against actual per indicator, unit and period of a programme's targets
+    (every programme's without `programme`): `[{programme, indicator, unit_id,
+    unit_name, period, target, actual, achieved_pct}]`.
     With `unit_id`: needs `viewer` for its province; without: only the targets on units
     of the caller's provinces (all of them with national scope)."""
-    return await service.targets(caller, programme, unit_id, period)
+    return await service.targets(caller, programme, unit_id, period, include_below)
 
 
 @router.get("/reports/completeness", response_model=CompletenessReport, tags=["reports"])
@@ -157,6 +250,61 @@ async def completeness(
     """Which units at `level` below `parent` reported any activity in the period.
     Needs `viewer` for the parent's province (national scope for `vn`, the default)."""
     return await service.completeness(caller, period, level, parent)
+
+
+@router.get(
+    "/exports/dataValueSets.json",
+    tags=["exports"],
+    dependencies=[only(*ANALYTICS_PARAMETERS)],
+    responses={200: {"description": "DHIS2 dataValueSets"}},
+)
+async def data_value_sets(
+    service: ReportingDep,
+    caller: Caller,
+    indicator: IndicatorListQuery,
+    unit_id: UnitListQuery,
+    period: PeriodListQuery,
+    by: ByQuery = None,
+    programme: ProgrammeQuery = None,
+    structure: StructureQuery = "as_was",
+) -> dict[str, Any]:
+    """The analytics answer (same parameters) in DHIS2's `dataValueSets` shape:
+    `{"dataSet", "dataValues": [{"dataElement", "period", "orgUnit",
+    "categoryOptionCombo", "attributeOptionCombo"?, "value"}]}`, with periods as DHIS2
+    ids (`2023`, `2023S1`, `2023Q1`, `202301`, `2023July` for school year 2023-2024) and
+    identifiers from the mapping file (docs/reporting.md). 422 `unmapped` for what the
+    mapping lacks, 422 for a range (DHIS2 has no period id for it)."""
+    return await service.queries.data_value_sets(
+        caller, indicator, unit_id, period, by, programme, structure
+    )
+
+
+@router.get(
+    "/exports/adx",
+    tags=["exports"],
+    dependencies=[only(*ANALYTICS_PARAMETERS)],
+    response_class=Response,
+    responses={200: {"content": {ADX_MEDIA_TYPE: {}}, "description": "An ADX 1.0 message"}},
+)
+async def adx(
+    service: ReportingDep,
+    caller: Caller,
+    indicator: IndicatorListQuery,
+    unit_id: UnitListQuery,
+    period: PeriodListQuery,
+    by: ByQuery = None,
+    programme: ProgrammeQuery = None,
+    structure: StructureQuery = "as_was",
+) -> Response:
+    """The analytics answer (same parameters) as an ADX 1.0 message (namespace
+    `urn:ihe:qrph:adx:2015`): one `group` per org unit and period, `dataValue`s with the
+    disaggregations as attributes, codes from the mapping file."""
+    body = await service.queries.adx(caller, indicator, unit_id, period, by, programme, structure)
+    return Response(
+        body,
+        media_type=ADX_MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="bdg-adx.xml"'},
+    )
 
 
 def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
@@ -175,25 +323,31 @@ def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
 @router.get(
     "/exports/{report}.{extension}",
     tags=["exports"],
+    dependencies=[only(*ANALYTICS_PARAMETERS, "level", "parent", "include_below", "locale")],
     response_class=Response,
     responses={200: {"content": {exports.CSV_MEDIA_TYPE: {}, exports.XLSX_MEDIA_TYPE: {}}}},
 )
 async def export(
     service: ReportingDep,
     caller: Caller,
-    report: Literal["indicators", "summary", "targets", "completeness"],
+    report: Literal["indicators", "analytics", "summary", "targets", "completeness"],
     extension: Literal["csv", "xlsx"],
-    indicator: Annotated[str | None, Query(max_length=MAX_ID)] = None,
-    unit_id: Annotated[str | None, Query(max_length=MAX_ID)] = None,
-    period: Annotated[str | None, Query(max_length=40)] = None,
+    indicator: Annotated[str | None, Query(max_length=800)] = None,
+    unit_id: Annotated[str | None, Query(max_length=1000)] = None,
+    period: Annotated[str | None, Query(max_length=400)] = None,
     by: ByQuery = None,
     programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
     level: Annotated[str | None, Query(max_length=20)] = None,
     parent: ParentQuery = "vn",
+    include_below: bool = False,
+    locale: LocaleQuery = "en",
 ) -> Response:
-    """The same rows as the JSON report, with Vietnamese headers (CSV in UTF-8 with BOM);
-    the same access rules as the JSON report."""
+    """The same rows as the JSON report, with Vietnamese headers, unit and period
+    columns, units of measure in Vietnamese (CSV in UTF-8 with BOM; XLSX with a title
+    row, a frozen header and number formats); the same access rules as the JSON
+    report. `analytics` takes the parameters of GET /v1/analytics, `indicators` those of
+    the values endpoint plus `indicator`."""
     given = {
         "indicator": indicator,
         "unit_id": unit_id,
@@ -201,26 +355,42 @@ async def export(
         "level": level,
         "programme": programme,
     }
-    if report == "indicators":
+    table: exports.Table
+    if report in ("indicators", "analytics"):
         need = _required(given, "indicator", "unit_id", "period")
-        body = await service.indicator_values(
-            caller, need["indicator"], need["unit_id"], need["period"], by, programme, structure
-        )
-        table = exports.indicator_table(body)
+        if report == "indicators":
+            chosen = service.queries.indicators(need["indicator"])
+            if len(chosen) > 1:
+                raise Problem(
+                    422,
+                    "validation",
+                    "One indicator",
+                    "The indicators export takes one indicator; analytics.csv or "
+                    "analytics.xlsx take several.",
+                    errors=[{"loc": ["query", "indicator"], "msg": "One indicator"}],
+                )
+            body = await service.queries.indicator_values(
+                caller, chosen[0].code, need["unit_id"], need["period"], by, programme, structure
+            )
+            table = exports.indicator_table(body)
+        else:
+            body = await service.queries.analytics(
+                caller, need["indicator"], need["unit_id"], need["period"], by, programme, structure
+            )
+            table = exports.analytics_table(body)
     elif report == "summary":
         need = _required(given, "unit_id", "period")
         body = await service.summary(caller, need["unit_id"], need["period"], structure, programme)
         table = exports.summary_table(body)
     elif report == "targets":
-        need = _required(given, "programme")
-        rows = await service.targets(caller, need["programme"], unit_id, period)
-        table = exports.targets_table(need["programme"], rows)
+        rows = await service.targets(caller, programme, unit_id, period, include_below)
+        table = exports.targets_table(programme, rows)
     else:
         need = _required(given, "period")
         body = await service.completeness(caller, need["period"], level, parent)
         table = exports.completeness_table(body)
     if extension == "csv":
-        content, media_type = exports.to_csv(table), exports.CSV_MEDIA_TYPE
+        content, media_type = exports.to_csv(table, locale), exports.CSV_MEDIA_TYPE
     else:
         content, media_type = exports.to_xlsx(table), exports.XLSX_MEDIA_TYPE
     name = exports.file_name(table, extension)
@@ -229,6 +399,28 @@ async def export(
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.get("/geo/centroids", response_model=CentroidList, tags=["reference"])
+async def centroids(
+    service: ReportingDep,
+    caller: Caller,
+    unit_id: Annotated[
+        str, Query(max_length=20_000, description="a comma list of up to 500 unit ids")
+    ],
+) -> dict[str, Any]:
+    """Map points (latitude, longitude) of units, from the `vietnamadminunits` package:
+    a village has its commune's point; `lat`/`lon` are null where the package has none
+    (`vn`, a unit it does not know). Any client with a reading role."""
+    return await service.queries.centroids(caller, unit_id)
+
+
+@router.get("/freshness", response_model=Freshness, tags=["operations"])
+async def freshness(service: ReportingDep, caller: Caller) -> dict[str, Any]:
+    """How recent the figures are: per stream, the time of the newest event applied,
+    its age and what is still pending. Any client with a reading role (the details of
+    /v1/status are for admins)."""
+    return await service.freshness(caller)
 
 
 @router.get("/dead-letters", response_model=DeadLetterList, tags=["operations"])
@@ -277,6 +469,20 @@ async def rebuild(service: ReportingDep, caller: Caller) -> RebuildState:
 
 
 @pages.get("/dashboard", response_class=HTMLResponse, tags=["dashboard"])
-async def dashboard() -> HTMLResponse:
-    """A small self-contained page showing headline figures with their sex split."""
-    return HTMLResponse(DASHBOARD_HTML)
+async def dashboard(request: Request) -> HTMLResponse:
+    """The dashboard: cards, charts, a map and downloads for a unit and a period, in
+    Vietnamese or English. It signs in at the registry itself (client id and secret, or
+    an access token in the URL fragment `#token=`) and calls this API with the token;
+    a view is shared by its URL (`/dashboard?unit_id=…&period=…`)."""
+    settings = request.app.state.runtime.settings
+    registry = getattr(settings, "registry_public_url", None)
+    return HTMLResponse(dashboard_page(registry), headers=dashboard_headers(registry))
+
+
+@pages.get("/dashboard/static/{name:path}", include_in_schema=False)
+async def dashboard_static(name: str) -> FileResponse:
+    found = static_file(name)
+    if found is None:
+        raise Problem(404, "not-found", "Not found", f"No dashboard file {name!r}.")
+    path, media_type = found
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})

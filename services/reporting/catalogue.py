@@ -21,10 +21,18 @@ Kind = Literal["flow", "clubs", "members"]
 # What a flow indicator adds up on each fact.
 Quantity = Literal["count", "participants", "recipients", "value_vnd", "budget_vnd", "days"]
 
-DIMENSIONS = ("sex", "ethnic_minority", "kind", "child_unit", "month", "grade")
+# Splits of time, derived from the month of each fact (flows only: a stock counted at
+# the end of each quarter would not add up to the stock at the end of the year).
+TIME_DIMENSIONS = ("month", "quarter", "year", "school_year")
+# Splits of place: the asked unit's children, or its units at one level.
+LEVELS = ("province", "district", "commune")
+LEVEL_DIMENSIONS = tuple(f"level:{level}" for level in LEVELS)
+UNIT_DIMENSIONS = ("child_unit", *LEVEL_DIMENSIONS)
+DIMENSIONS = ("sex", "ethnic_minority", "kind", "grade", *UNIT_DIMENSIONS, *TIME_DIMENSIONS)
 
-_FLOW_DIMS = ("child_unit", "month")
-_PEOPLE_DIMS = ("sex", "ethnic_minority", "child_unit", "month")
+_PLACE_AND_TIME = (*UNIT_DIMENSIONS, *TIME_DIMENSIONS)
+_FLOW_DIMS = _PLACE_AND_TIME
+_PEOPLE_DIMS = ("sex", "ethnic_minority", *_PLACE_AND_TIME)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class Indicator:
     kind: Kind
     disaggregations: tuple[str, ...]
     definition: str
+    # The unit of measure as Vietnamese reports write it (Đơn vị tính).
+    measure_vi: str = ""
     types: tuple[str, ...] = ()
     quantity: Quantity = "count"
     # The fact field that `by=kind` splits on, for flow indicators.
@@ -52,7 +62,9 @@ CLUB_KINDS = ("school", "community")
 GRADES = RATING_GRADES
 
 
-def _count(code: str, name: str, name_vi: str, activity: str, what: str) -> Indicator:
+def _count(
+    code: str, name: str, name_vi: str, activity: str, what: str, measure_vi: str
+) -> Indicator:
     return Indicator(
         code,
         name,
@@ -62,6 +74,7 @@ def _count(code: str, name: str, name_vi: str, activity: str, what: str) -> Indi
         _FLOW_DIMS,
         f"Number of {what}: `{activity}` activities (latest version, not voided) whose "
         "`started_on` lies in the period, at the unit or anywhere below it.",
+        measure_vi,
         types=(activity,),
     )
 
@@ -77,6 +90,7 @@ def _people(code: str, name: str, name_vi: str, activity: str, who: str) -> Indi
         f"{who}: the sum of `participants.female` + `participants.male` of `{activity}` "
         "activities whose `started_on` lies in the period. A person attending two "
         "activities counts twice (attendances, not distinct people).",
+        "lượt người",
         types=(activity,),
         quantity="participants",
     )
@@ -89,9 +103,10 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số câu lạc bộ đang hoạt động",
         "clubs",
         "clubs",
-        ("kind", "child_unit"),
+        ("kind", *UNIT_DIMENSIONS),
         "Clubs existing on the last day of the period: `established_on` ≤ end and "
         "(`dissolved_on` is empty or > end). `kind` is the club's kind (school, community).",
+        "câu lạc bộ",
         kind_values=CLUB_KINDS,
     ),
     Indicator(
@@ -100,9 +115,10 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số thành viên câu lạc bộ",
         "people",
         "members",
-        ("sex", "ethnic_minority", "kind", "child_unit"),
+        ("sex", "ethnic_minority", "kind", *UNIT_DIMENSIONS),
         "Members on the last day of the period: `joined_on` ≤ end and (`left_on` is "
         "empty or > end), in a club that exists on that day (as for clubs_active).",
+        "người",
         kind_values=CLUB_KINDS,
     ),
     _count(
@@ -111,6 +127,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số buổi sinh hoạt câu lạc bộ",
         "club_meeting",
         "club meetings",
+        "buổi",
     ),
     _count(
         "communication_sessions",
@@ -118,6 +135,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số buổi truyền thông",
         "communication_session",
         "communication sessions",
+        "buổi",
     ),
     _people(
         "communication_participants",
@@ -132,6 +150,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số lớp tập huấn",
         "training_course",
         "training courses",
+        "lớp",
     ),
     _people(
         "trainees",
@@ -149,10 +168,11 @@ CATALOGUE: tuple[Indicator, ...] = (
         _FLOW_DIMS,
         "The sum of `duration_days` of `training_course` activities whose `started_on` "
         "lies in the period (course-days, not trainee-days).",
+        "ngày",
         types=("training_course",),
         quantity="days",
     ),
-    _count("forums", "Forums", "Số diễn đàn", "forum", "forums"),
+    _count("forums", "Forums", "Số diễn đàn", "forum", "forums", "diễn đàn"),
     _people(
         "forum_participants",
         "Forum participants",
@@ -166,12 +186,13 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số lượt phụ nữ và trẻ em được hỗ trợ",
         "people",
         "flow",
-        ("sex", "kind", "child_unit", "month"),
+        ("sex", "kind", *_PLACE_AND_TIME),
         "Women and children supported: the sum of `beneficiaries.women` + "
         "`beneficiaries.children` of `support_delivery` activities whose `started_on` lies "
         "in the period. `kind` is the `support_kind`. By `sex`: women are `female`, "
         "`male` is 0, and children, reported without their sex, are in a row with "
         "`sex: null`.",
+        "lượt người",
         types=("support_delivery",),
         quantity="recipients",
         kind_field="support_kind",
@@ -183,9 +204,10 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Giá trị hỗ trợ (đồng)",
         "VND",
         "flow",
-        ("kind", "child_unit", "month"),
+        ("kind", *_PLACE_AND_TIME),
         "The sum of `value_vnd` of `support_delivery` activities whose `started_on` lies "
         "in the period; `kind` is the `support_kind`.",
+        "đồng",
         types=("support_delivery",),
         quantity="value_vnd",
         kind_field="support_kind",
@@ -197,6 +219,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số chuyến giao lưu giữa các trường",
         "school_exchange",
         "school exchanges (cross-visits)",
+        "chuyến",
     ),
     _count(
         "learning_centre_classes",
@@ -204,6 +227,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số lớp học tại trung tâm học tập cộng đồng",
         "learning_centre_class",
         "classes held in community learning centres",
+        "lớp",
     ),
     _people(
         "learning_centre_attendance",
@@ -218,11 +242,12 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Xếp loại trung tâm học tập cộng đồng",
         "ratings",
         "flow",
-        ("grade", "child_unit", "month"),
+        ("grade", *_PLACE_AND_TIME),
         "Number of `learning_centre_rating` activities, dated by the last day of their "
         "`school_year` (31 August): `SY2016-2017` counts the ratings of school year "
         "2016-2017, and so does any period containing 2017-08-31. `grade` splits them "
         "into excellent, good, average and weak.",
+        "lượt xếp loại",
         types=("learning_centre_rating",),
     ),
     Indicator(
@@ -231,10 +256,11 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Số lượt người được tiếp cận",
         "people",
         "flow",
-        ("sex", "ethnic_minority", "kind", "child_unit", "month"),
+        ("sex", "ethnic_minority", "kind", *_PLACE_AND_TIME),
         "All participants (`female` + `male`) of activities of every type whose reference "
         "date lies in the period; `kind` is the activity type. Attendances, not distinct "
         "people; support beneficiaries are not participants (see support_recipients).",
+        "lượt người",
         types=ACTIVITY_TYPES,
         quantity="participants",
         kind_field="type",
@@ -246,9 +272,10 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Kinh phí (đồng)",
         "VND",
         "flow",
-        ("kind", "child_unit", "month"),
+        ("kind", *_PLACE_AND_TIME),
         "The sum of `budget_vnd` of activities of every type whose reference date lies in "
         "the period; `kind` is the activity type.",
+        "đồng",
         types=ACTIVITY_TYPES,
         quantity="budget_vnd",
         kind_field="type",
@@ -257,5 +284,7 @@ CATALOGUE: tuple[Indicator, ...] = (
 )
 
 INDICATORS: dict[str, Indicator] = {indicator.code: indicator for indicator in CATALOGUE}
+if not all(indicator.measure_vi for indicator in CATALOGUE):
+    raise RuntimeError("every indicator needs its unit of measure in Vietnamese")
 if tuple(INDICATORS) != INDICATOR_CODES:
     raise RuntimeError("the reporting catalogue must define every indicator code, in order")

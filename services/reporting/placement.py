@@ -77,3 +77,49 @@ def children_in_force(
             continue
         found.append(child)
     return found
+
+
+# How high each level sits, to compare them (a vn34 province has communes directly).
+LEVEL_RANK = {"village": 0, "commune": 1, "district": 2, "province": 3, "nation": 4}
+
+
+def level_of(unit_id: str, units: UnitIndex) -> str | None:
+    if unit_id == NATION_ID:
+        return "nation"
+    node = units.get(unit_id)
+    return node.level if node is not None else None
+
+
+def unit_at_level(leaf: str, level: str, units: UnitIndex) -> str:
+    """The unit on `leaf`'s way up that is at `level`; when there is none (a fact on a
+    province split by district, a vn34 commune split by district), the nearest unit
+    above that level, so that nothing is left out of the rows."""
+    wanted = LEVEL_RANK[level]
+    for candidate in units.lineage(leaf) if leaf in units else [leaf]:
+        found = level_of(candidate, units)
+        if found is not None and LEVEL_RANK.get(found, -1) >= wanted:
+            return candidate
+    return leaf
+
+
+def units_at_level(
+    unit_id: str, level: str, start: date, end: date, structure: Structure, units: UnitIndex
+) -> list[str]:
+    """The units at `level` below `unit_id` (or the unit itself when it is at that
+    level) in force during the period, in id order."""
+    if level_of(unit_id, units) == level:
+        return [unit_id]
+    wanted = LEVEL_RANK[level]
+    found: list[str] = []
+    frontier = [unit_id]
+    while frontier:
+        below: list[str] = []
+        for parent in frontier:
+            for child in children_in_force(parent, start, end, structure, units):
+                rank = LEVEL_RANK.get(level_of(child, units) or "", -1)
+                if rank == wanted:
+                    found.append(child)
+                elif rank > wanted:
+                    below.append(child)
+        frontier = below
+    return sorted(found)

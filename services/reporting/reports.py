@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.reporting.catalogue import CATALOGUE, INDICATORS
-from services.reporting.indicators import IndicatorEngine, IndicatorQuery, IndicatorResult
+from services.reporting.indicators import IndicatorEngine, IndicatorQuery
 from services.reporting.placement import Structure, children_in_force
 from services.reporting.repository import ReadModels
 from services.reporting.rounding import round_half_up
+from shared.mongo import Document
 from shared.periods import Period, PeriodError, parse_period
-from shared.units import UnitIndex, edition_of
+from shared.units import NATION_ID, UnitIndex, edition_of
 
 LEVELS = ("province", "district", "commune", "village")
 
@@ -21,6 +22,19 @@ def achieved_pct(actual: float | None, target: float) -> float | None:
     if actual is None or target == 0:
         return None
     return round_half_up(actual / target * 100, 1)
+
+
+def integral(value: float) -> float | int:
+    """A whole number as an int (a plan's `40.0` is 40 people), others unchanged."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _within(text: str, period: Period) -> bool:
+    try:
+        target = parse_period(text)
+    except PeriodError:
+        return False
+    return period.start <= target.start and target.end <= period.end
 
 
 def structure_for_target(unit_id: str) -> Structure:
@@ -50,83 +64,98 @@ class Reports:
             for indicator in CATALOGUE
         ]
         items: list[dict[str, Any]] = []
-        for query, result in zip(queries, await self._engine.compute_many(queries), strict=True):
+        results = await self._engine.compute_batch(queries)
+        for query, result in zip(queries, results, strict=True):
             indicator = query.indicator
             item: dict[str, Any] = {
                 "indicator": indicator.code,
                 "name": indicator.name,
                 "name_vi": indicator.name_vi,
                 "measure": indicator.measure,
+                "measure_vi": indicator.measure_vi,
                 "value": result.total,
             }
             if query.by:
                 for row in result.rows:
-                    item[row["sex"]] = row["value"]
+                    item[row["sex"] or "sex_unknown"] = row["value"]
             items.append(item)
         return items
 
     async def targets(
         self,
-        programme: str,
+        programmes: Sequence[str],
         unit_id: str | None,
-        period: str | None,
+        period: Period | None,
         readable: Callable[[str], bool],
+        below: bool = False,
     ) -> list[dict[str, Any]]:
-        """The plan's targets (on `unit_id`, in `period` when given) on units for which
-        `readable(unit_id)` holds, each with its actual figure."""
-        document = await self._models.targets_of(programme)
+        """The plans' targets (on `unit_id` — or below it with `below` — and lying
+        within `period` when given) on units for which `readable(unit_id)` holds, each with its
+        actual figure; the actual figures are computed together (compute_batch)."""
+        chosen: list[tuple[str, Document]] = []
+        for programme in programmes:
+            document = await self._models.targets_of(programme)
+            for target in (document or {}).get("targets", []):
+                target_unit = target["unit_id"]
+                inside = below and unit_id in self._units.lineage(target_unit)
+                if unit_id is not None and target_unit != unit_id and not inside:
+                    continue
+                if not readable(target_unit):
+                    continue
+                if period is not None and not _within(target["period"], period):
+                    continue
+                chosen.append((programme, target))
+        queries: dict[tuple[str, str, str, str], IndicatorQuery | None] = {}
+        for programme, target in chosen:
+            key = (programme, target["indicator"], target["unit_id"], target["period"])
+            if key not in queries:
+                queries[key] = self._actual_query(*key)
+        wanted = [query for query in queries.values() if query is not None]
+        results = dict(zip(wanted, await self._engine.compute_batch(wanted), strict=True))
         rows: list[dict[str, Any]] = []
-        actuals: dict[tuple[str, str, str], IndicatorResult | None] = {}
-        for target in (document or {}).get("targets", []):
-            if unit_id is not None and target["unit_id"] != unit_id:
-                continue
-            if not readable(target["unit_id"]):
-                continue
-            if period is not None and target["period"] != period:
-                continue
-            key = (target["indicator"], target["unit_id"], target["period"])
-            if key not in actuals:
-                actuals[key] = await self._actual(programme, *key)
-            result = actuals[key]
-            actual = result.total if result is not None else None
+        for programme, target in chosen:
+            key = (programme, target["indicator"], target["unit_id"], target["period"])
+            query = queries[key]
+            actual = results[query].total if query is not None else None
+            value = integral(target["value"])
+            node = self._units.get(target["unit_id"])
             rows.append(
                 {
+                    "programme": programme,
                     "indicator": target["indicator"],
                     "unit_id": target["unit_id"],
+                    "unit_name": node.name if node else None,
                     "period": target["period"],
-                    "target": target["value"],
+                    "target": value,
                     "actual": actual,
-                    "achieved_pct": achieved_pct(actual, float(target["value"])),
+                    "achieved_pct": achieved_pct(actual, float(value)),
                 }
             )
         return rows
 
-    async def _actual(
+    def _actual_query(
         self, programme: str, code: str, unit_id: str, period_text: str
-    ) -> IndicatorResult | None:
+    ) -> IndicatorQuery | None:
         indicator = INDICATORS.get(code)
-        if indicator is None or (unit_id != "vn" and unit_id not in self._units):
+        if indicator is None or (unit_id != NATION_ID and unit_id not in self._units):
             return None
         try:
             period = parse_period(period_text)
         except PeriodError:
             return None
-        query = IndicatorQuery(
+        return IndicatorQuery(
             indicator, unit_id, period, (), programme, structure_for_target(unit_id)
         )
-        return await self._engine.compute(query)
 
     async def completeness(self, parent: str, level: str, period: Period) -> list[dict[str, Any]]:
         """The units at `level` below `parent` in force during the period, and whether
         each reported any activity (its own or below it) dated in the period."""
         candidates = self._units_at(parent, level, period)
         counts = dict.fromkeys(candidates, 0)
-        for row in await self._models.activity_counts_by_unit(
-            parent, period.start_iso, period.end_iso
-        ):
-            for unit in self._units.lineage(row["_id"]):
+        for recorded_on, count in (await self._engine.activity_counts(parent, period)).items():
+            for unit in self._units.lineage(recorded_on):
                 if unit in counts:
-                    counts[unit] += row["n"]
+                    counts[unit] += count
                     break
         items = []
         for unit in candidates:

@@ -7,7 +7,7 @@ next one and `reporting_meta` records the switch, so a restart reads the right o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -158,14 +158,20 @@ class ReadModels:
         programme: str | None,
         group_fields: dict[str, str],
         granularity: str = "children",
+        reached: Callable[[str], bool] | None = None,
     ) -> list[Document]:
         """Sums of every measure of the facts counting at `unit_id` in `[start, end]`,
         per unit and `group_fields` (output name → fact field: `m`, `type`,
-        `support_kind`, `grade`). The unit comes back as `_id.u`: `unit_id` itself for
-        its total (`granularity="unit"`), or each child of it plus `unit_id` for the
-        facts placed on it directly (`"children"`). Whole months and years are read
-        from the cells (rollups.py); the days of a partial month at either end from
-        the facts."""
+        `support_kind`, `grade`). The unit comes back as `_id.u`:
+
+        - `granularity="unit"`: `unit_id` itself, for its total;
+        - `"children"`: each child of it, plus `unit_id` for the facts placed on it;
+        - `"level"`: going down from `unit_id`, every unit for which `reached(unit)`
+          holds (its whole subtree), plus each unit passed on the way for the facts
+          placed on it directly.
+
+        Whole months and years are read from the cells (rollups.py), one read per
+        level walked; the days of a partial month at either end from the facts."""
         structure = "vn34" if restated else AS_WAS
         period = span(
             date.fromisoformat(start), date.fromisoformat(end), years="m" not in group_fields
@@ -186,9 +192,20 @@ class ReadModels:
             own = await self.cells([CellKey(structure, unit_id, p).id for p in periods])
             if granularity == "unit":
                 found += summed(own, "rows")
-            else:
+            elif granularity == "children":
                 found += summed(own, "own")
                 found += summed(await self.child_cells(structure, [unit_id], periods), "rows")
+            else:
+                found += summed(own, "own")
+                frontier = [unit_id]
+                while frontier:
+                    below = await self.child_cells(structure, frontier, periods)
+                    done = [cell for cell in below if reached is None or reached(cell["u"])]
+                    passed = [
+                        cell for cell in below if reached is not None and not reached(cell["u"])
+                    ]
+                    found += summed(done, "rows") + summed(passed, "own")
+                    frontier = sorted({cell["u"] for cell in passed})
         for first, last in period.partial:
             found += await self._fact_groups(
                 restated=restated,

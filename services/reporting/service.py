@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.reporting.access import may_read, require_reading_role, require_viewer
-from services.reporting.catalogue import CATALOGUE, INDICATORS, Indicator
+from services.reporting.analytics import bad_query, unit_name
+from services.reporting.catalogue import CATALOGUE
+from services.reporting.config import ReportingSettings
 from services.reporting.generations import Generations
-from services.reporting.indicators import IndicatorEngine, IndicatorQuery
 from services.reporting.placement import Structure
+from services.reporting.queries import IndicatorQueries
 from services.reporting.replay import Rebuilder, RebuildRunning
 from services.reporting.reports import LEVELS, Reports
 from services.reporting.repository import DeadLetterPages, MetaRepository
@@ -20,15 +22,9 @@ from shared.auth.http import require_admin
 from shared.auth.principal import Principal
 from shared.http import Problem
 from shared.mongo import Document
-from shared.periods import Period, PeriodError, parse_period
 from shared.runtime import ServiceRuntime
 from shared.schemas import Programme
 from shared.status import service_status
-from shared.units import NATION_ID, edition_of
-
-
-def _bad_query(kind: str, title: str, detail: str, field: str) -> Problem:
-    return Problem(422, kind, title, detail, errors=[{"loc": ["query", field], "msg": detail}])
 
 
 def encode_cursor(value: str) -> str:
@@ -41,7 +37,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(cursor.encode()).decode()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad_query("invalid-cursor", "Invalid cursor", "Unknown cursor.", "cursor") from exc
+        raise bad_query("invalid-cursor", "Invalid cursor", "Unknown cursor.", "cursor") from exc
 
 
 class ReportingService:
@@ -58,84 +54,15 @@ class ReportingService:
         self._meta = meta
         self._dead_letter_pages = dead_letter_pages
         self.rebuilder = rebuilder
+        settings = runtime.settings
+        mapping_file = (
+            settings.dhis2_mapping_file if isinstance(settings, ReportingSettings) else None
+        )
+        # The indicator queries (analytics, values, DHIS2/ADX exports, map points).
+        self.queries = IndicatorQueries(generations, mapping_file)
 
     async def close(self) -> None:
         await self.rebuilder.stop()
-
-    # --- checks ----------------------------------------------------------------------
-
-    def indicator(self, code: str) -> Indicator:
-        found = INDICATORS.get(code)
-        if found is None:
-            raise Problem(
-                404,
-                "unknown-indicator",
-                "Unknown indicator",
-                f"No indicator {code!r}; GET /v1/indicators lists them.",
-            )
-        return found
-
-    @staticmethod
-    def period(text: str) -> Period:
-        try:
-            return parse_period(text)
-        except PeriodError as exc:
-            raise _bad_query("invalid-period", "Invalid period", str(exc), "period") from exc
-
-    def unit(
-        self,
-        caller: Principal,
-        unit_id: str,
-        structure: Structure = "as_was",
-        field: str = "unit_id",
-    ) -> str:
-        """A known unit (404 otherwise) whose figures the caller may read (403)."""
-        units = self.generations.active.units
-        if unit_id != NATION_ID and unit_id not in units:
-            # Units are national reference data (the registry lists them to anyone
-            # authenticated), so telling unknown from forbidden reveals nothing.
-            raise Problem(
-                404, "unknown-unit", "Unknown unit", f"No administrative unit {unit_id!r}."
-            )
-        require_viewer(caller, unit_id, units)
-        if structure == "vn34" and unit_id != NATION_ID and edition_of(unit_id) != "vn34":
-            raise _bad_query(
-                "unit-not-in-structure",
-                "Unit not in this structure",
-                f"structure=vn34 restates figures onto today's units: ask for a vn34 unit "
-                f"or vn, not {unit_id!r} (or use structure=as_was).",
-                field,
-            )
-        return unit_id
-
-    @staticmethod
-    def by(indicator: Indicator, text: str | None) -> tuple[str, ...]:
-        dims = tuple(part.strip() for part in (text or "").split(",") if part.strip())
-        unsupported = [dim for dim in dims if dim not in indicator.disaggregations]
-        if unsupported:
-            raise _bad_query(
-                "unsupported-disaggregation",
-                "Unsupported disaggregation",
-                f"{indicator.code} cannot be split by {', '.join(unsupported)}; it supports "
-                f"{', '.join(indicator.disaggregations)}.",
-                "by",
-            )
-        if len(set(dims)) != len(dims):
-            raise _bad_query(
-                "unsupported-disaggregation",
-                "Repeated dimension",
-                "A dimension appears twice in `by`.",
-                "by",
-            )
-        if indicator.kind == "flow" and {"sex", "ethnic_minority"} <= set(dims):
-            raise _bad_query(
-                "unsupported-disaggregation",
-                "Unsupported disaggregation",
-                "Activities report ethnic-minority participants without their sex, so "
-                "sex and ethnic_minority cannot be combined for this indicator.",
-                "by",
-            )
-        return dims
 
     # --- queries ---------------------------------------------------------------------
 
@@ -146,49 +73,31 @@ class ReportingService:
                 "name": indicator.name,
                 "name_vi": indicator.name_vi,
                 "measure": indicator.measure,
+                "measure_vi": indicator.measure_vi,
+                "kind": "flow" if indicator.kind == "flow" else "stock",
                 "disaggregations": list(indicator.disaggregations),
                 "definition": indicator.definition,
             }
             for indicator in CATALOGUE
         ]
 
-    async def indicator_values(
-        self,
-        caller: Principal,
-        code: str,
-        unit_id: str,
-        period: str,
-        by: str | None,
-        programme: str | None,
-        structure: Structure,
-    ) -> dict[str, Any]:
-        indicator = self.indicator(code)
-        query = IndicatorQuery(
-            indicator,
-            self.unit(caller, unit_id, structure),
-            self.period(period),
-            self.by(indicator, by),
-            programme,
-            structure,
-        )
-        active = self.generations.active
-        result = await IndicatorEngine(active.models, active.units).compute(query)
+    async def freshness(self, caller: Principal) -> dict[str, Any]:
+        """How recent the figures are, for every client that reads them."""
+        require_reading_role(caller)
+        status = await service_status(self.runtime)
         return {
-            "indicator": indicator.code,
-            "unit_id": unit_id,
-            "unit_name": self._name(unit_id),
-            "period": query.period.key,
-            "structure": structure,
-            "programme": programme,
-            "by": list(query.by),
-            "rows": result.rows,
-            "total": result.total,
-            "as_of": datetime.now(UTC),
+            "checked_at": datetime.now(UTC),
+            "streams": [
+                {
+                    "stream": stream.stream,
+                    "last_event_time": stream.last_event_time,
+                    "applied_at": stream.applied_at,
+                    "age_ms": stream.age_ms,
+                    "pending": stream.pending,
+                }
+                for stream in status.streams
+            ],
         }
-
-    def _name(self, unit_id: str) -> str | None:
-        node = self.generations.active.units.get(unit_id)
-        return node.name if node else ("Việt Nam" if unit_id == NATION_ID else None)
 
     def _reports(self) -> Reports:
         active = self.generations.active
@@ -202,12 +111,12 @@ class ReportingService:
         structure: Structure,
         programme: str | None,
     ) -> dict[str, Any]:
-        self.unit(caller, unit_id, structure)
-        checked = self.period(period)
+        self.queries.unit(caller, unit_id, structure)
+        checked = self.queries.period(period)
         items = await self._reports().summary(unit_id, checked, structure, programme)
         return {
             "unit_id": unit_id,
-            "unit_name": self._name(unit_id),
+            "unit_name": unit_name(unit_id, self.generations.active.units),
             "period": checked.key,
             "structure": structure,
             "programme": programme,
@@ -216,29 +125,41 @@ class ReportingService:
         }
 
     async def targets(
-        self, caller: Principal, programme: str, unit_id: str | None, period: str | None
+        self,
+        caller: Principal,
+        programme: str | None,
+        unit_id: str | None,
+        period: str | None,
+        below: bool = False,
     ) -> list[dict[str, Any]]:
-        """With `unit_id`, that unit's targets (403 outside the caller's provinces; a
-        unit unknown here needs national scope); without it, the targets on units of
-        the caller's provinces (all of them with national scope)."""
+        """With `unit_id`, that unit's targets (and its descendants' with `below`; 403
+        outside the caller's provinces; a unit unknown here needs national scope);
+        without it, the targets on units of the caller's provinces (all of them with
+        national scope). Without `programme`, the targets of every programme; with
+        `period`, the targets whose period lies within it (a quarter's within its year)."""
         units = self.generations.active.units
         if unit_id is not None:
             require_viewer(caller, unit_id, units)
         else:
             require_reading_role(caller)
+        within = self.queries.period(period) if period is not None else None
+        if programme is not None:
+            programmes = [programme]
+        else:
+            programmes = [str(item["_id"]) for item in await self._all_programmes()]
         return await self._reports().targets(
-            programme, unit_id, period, lambda unit: may_read(caller, unit, units)
+            programmes, unit_id, within, lambda unit: may_read(caller, unit, units), below
         )
 
     async def completeness(
         self, caller: Principal, period: str, level: str | None, parent: str
     ) -> dict[str, Any]:
-        self.unit(caller, parent, field="parent")
-        checked = self.period(period)
+        self.queries.unit(caller, parent, field="parent")
+        checked = self.queries.period(period)
         if level is None:
             level = self._level_below(parent)
         if level not in LEVELS:
-            raise _bad_query(
+            raise bad_query(
                 "invalid-level",
                 "Invalid level",
                 f"level is one of {', '.join(LEVELS)}.",
@@ -269,9 +190,11 @@ class ReportingService:
             return "district" if node is not None and node.edition == "vn63" else "commune"
         return {"nation": "province", "district": "commune"}.get(level, "village")
 
+    async def _all_programmes(self) -> list[Document]:
+        return await self.generations.active.models.all_programmes()
+
     async def programmes(self) -> list[Programme]:
-        documents = await self.generations.active.models.all_programmes()
-        return [Programme.model_validate(document) for document in documents]
+        return [Programme.model_validate(document) for document in await self._all_programmes()]
 
     # --- operations ------------------------------------------------------------------
 

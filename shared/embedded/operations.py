@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -48,9 +48,15 @@ def _key_at(path: str, document: Document) -> Any:
     return sort_key(path, document)
 
 
+class Row(NamedTuple):
+    key: Any
+    document: Document
+    text: str  # as stored
+
+
 def select(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, find: Find
-) -> list[tuple[Any, Document]]:
+) -> list[Row]:
     """`(key, document)` pairs matching `find`, sorted, skipped and limited, unprojected.
 
     Rows are read lazily: when they come in the requested order, the walk stops as soon
@@ -61,7 +67,7 @@ def select(
     chosen = plan(collection, info, find.query, find.sort)
     wanted = find.skip + find.limit if find.limit and chosen.ordered else None
     seen: set[Any] = set()
-    found: list[tuple[Any, Document]] = []
+    found: list[Row] = []
     for key, text in connection.execute(chosen.select, chosen.params):
         if chosen.may_repeat:
             if key in seen:
@@ -70,13 +76,13 @@ def select(
         document = codec.loads(text)
         if not chosen.exact and find.query and not matches(find.query, document):
             continue
-        found.append((key, document))
+        found.append(Row(key, document, text))
         if wanted is not None and len(found) >= wanted:
             break
     if find.sort and not chosen.ordered:
-        by_key = {id(doc): key for key, doc in found}
-        ordered = _python_sort([doc for _, doc in found], find.sort)
-        found = [(by_key[id(doc)], doc) for doc in ordered]
+        by_document = {id(row.document): row for row in found}
+        ordered = _python_sort([row.document for row in found], find.sort)
+        found = [by_document[id(document)] for document in ordered]
     end = find.skip + find.limit if find.limit else None
     return found[find.skip : end]
 
@@ -84,7 +90,10 @@ def select(
 def find(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, spec: Find
 ) -> list[Document]:
-    return [project(doc, spec.projection) for _, doc in select(store, connection, collection, spec)]
+    return [
+        project(row.document, spec.projection)
+        for row in select(store, connection, collection, spec)
+    ]
 
 
 def count(
@@ -115,7 +124,7 @@ def aggregate(
     query: Mapping[str, Any] = {}
     if stages and set(stages[0]) == {"$match"}:
         query = stages.pop(0)["$match"]
-    documents = [doc for _, doc in select(store, connection, collection, Find(query))]
+    documents = [row.document for row in select(store, connection, collection, Find(query))]
     if any(set(stage) & {"$lookup", "$graphLookup", "$out", "$merge"} for stage in stages):
         raise OperationFailure("the embedded store runs pipelines within one collection only")
     return run_pipeline(documents, stages)
@@ -195,7 +204,10 @@ def _store(
         connection.execute(
             f"UPDATE {table_of(collection)} SET doc = ? WHERE id = ?", (codec.dumps(new), key)
         )
+        changed = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
         for spec in store.info(collection).indexes:
+            if not any(path.split(".", 1)[0] in changed for path in spec.paths):
+                continue  # none of its fields changed: its entries stay as they are
             before, after = entries(spec, old), entries(spec, new)
             if before != after:
                 store.remove_entries(connection, collection, spec, before - after)
@@ -241,12 +253,13 @@ def update(
     store.ensure_table(connection, collection)
     outcome = Outcome()
     targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
-    for key, document in targets:
-        new = (
-            replacement(document, change)
-            if replace
-            else apply_update(document, change, inserting=False)
-        )
+    for key, document, text in targets:
+        if replace:
+            new = replacement(document, change)
+        else:
+            # The stored text decoded once more is the copy to change: cheaper than a
+            # deep copy, and the unchanged `document` is what its index entries were.
+            new = apply_update(codec.loads(text), change, inserting=False, in_place=True)
         outcome.matched += 1
         if new != document:
             _store(store, connection, collection, key, document, new)
@@ -268,9 +281,9 @@ def delete(
 ) -> int:
     targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
     table = table_of(collection)
-    connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(key,) for key, _ in targets])
+    connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(row.key,) for row in targets])
     for spec in store.info(collection).indexes:
-        rows = [row for _, document in targets for row in entries(spec, document)]
+        rows = [entry for row in targets for entry in entries(spec, row.document)]
         store.remove_entries(connection, collection, spec, rows)
     return len(targets)
 

@@ -56,9 +56,8 @@ class Plan:
 
 
 def _scalar(value: Any) -> bool:
-    return (
-        isinstance(value, (str, int, float, datetime, ObjectId)) or value is None
-    ) and not isinstance(value, bool)
+    """Operands an index entry can be compared with (booleans as 1 and 0: rechecked)."""
+    return isinstance(value, (str, int, float, datetime, ObjectId)) or value is None
 
 
 def _plain(value: Any) -> bool:

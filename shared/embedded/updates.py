@@ -154,11 +154,31 @@ def _add_to_set(document: Document, path: str, value: Any) -> None:
 
 
 def _pull_matches(condition: Any) -> Callable[[Any], bool]:
+    members = _member_test(condition)
+    if members is not None:
+        return members
     if isinstance(condition, Mapping) and condition:
         if all(str(key).startswith("$") for key in condition):
             return lambda item: matches({"v": condition}, {"v": item})
         return lambda item: isinstance(item, dict) and matches(condition, item)
     return lambda item: bool(item == condition)
+
+
+def _member_test(condition: Any) -> Callable[[Any], bool] | None:
+    """`{"field": {"$in": [strings]}}` — the outbox's pull of sent events — as a set
+    lookup rather than a scan of the list for every element."""
+    if not (isinstance(condition, Mapping) and len(condition) == 1):
+        return None
+    ((field, spec),) = condition.items()
+    if str(field).startswith("$") or not (isinstance(spec, Mapping) and set(spec) == {"$in"}):
+        return None
+    values = spec["$in"]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        return None
+    wanted = frozenset(values)
+    return lambda item: (
+        isinstance(item, dict) and isinstance(item.get(field), str) and (item[field] in wanted)
+    )
 
 
 def _pull(document: Document, path: str, condition: Any) -> None:
@@ -187,11 +207,16 @@ def is_update_document(update: Mapping[str, Any]) -> bool:
     return bool(update) and all(str(key).startswith("$") for key in update)
 
 
-def apply_update(document: Document, update: Mapping[str, Any], *, inserting: bool) -> Document:
-    """A new document: `document` with `update`'s operators applied."""
+def apply_update(
+    document: Document, update: Mapping[str, Any], *, inserting: bool, in_place: bool = False
+) -> Document:
+    """`document` with `update`'s operators applied: a new document, or `document`
+    itself changed when `in_place` (the caller holds another copy to compare with)."""
     if not is_update_document(update):
         raise ValueError("update only works with $ operators")
-    result = copy.deepcopy(document)
+    original_id = document.get("_id")
+    had_id = "_id" in document
+    result = document if in_place else copy.deepcopy(document)
     for operator, fields in update.items():
         if operator == "$setOnInsert":
             if inserting:
@@ -203,7 +228,7 @@ def apply_update(document: Document, update: Mapping[str, Any], *, inserting: bo
             raise WriteError(f"the embedded store does not support {operator}", _BAD_VALUE)
         for path, value in fields.items():
             apply(result, path, value)
-    if "_id" in document and result.get("_id") != document["_id"]:
+    if had_id and result.get("_id") != original_id:
         raise WriteError(
             "Performing an update on the path '_id' would modify the immutable field '_id'",
             _IMMUTABLE_FIELD,

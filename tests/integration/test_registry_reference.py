@@ -12,6 +12,7 @@ from services.registry.loader import ReferenceLoader
 from services.registry.reference import Selection
 from services.registry.repository import Repositories
 from shared.mongo import MongoHandle
+from shared.outbox import OUTBOX_FIELD, PENDING_FIELD
 from tests.registry_support.helpers import (
     SLICE,
     SLICE_UNITS,
@@ -22,6 +23,9 @@ from tests.registry_support.helpers import (
 from tests.support.apps import eventually, registry_app, running, unique_database
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
+
+# What the outbox relay leaves once everything is published.
+PUBLISHED = {"$set": {OUTBOX_FIELD: []}, "$unset": {PENDING_FIELD: ""}}
 
 FULL = {
     "vn/nation": 1,
@@ -76,9 +80,7 @@ def _publish_everything(database: Any) -> Any:
     """Stands in for the outbox relay: marks every pending event published."""
 
     def wake() -> None:
-        asyncio.get_running_loop().create_task(
-            database["reference"].update_many({}, {"$set": {"_outbox": []}})
-        )
+        asyncio.get_running_loop().create_task(database["reference"].update_many({}, PUBLISHED))
 
     return wake
 
@@ -126,7 +128,7 @@ async def test_restart_writes_and_publishes_only_what_changed(mongo: MongoBacken
                 document = await outboxes.find_one({"_id": "vn63:20"})
                 assert document is not None
                 events.extend(document["_outbox"])
-                await outboxes.update_many({}, {"$set": {"_outbox": []}})
+                await outboxes.update_many({}, PUBLISHED)
 
             asyncio.get_running_loop().create_task(take())
 

@@ -80,12 +80,14 @@ async def test_every_v1_route_needs_a_valid_token(
         status = (await admin.get("/v1/status")).json()
         assert status["rebuild"] is None, "a refused rebuild started anyway"
 
-        # The page itself is open (it asks for a token); health is open.
+        # The page and its files are open (it signs in itself); health is open.
         async with client_as(app, None) as anonymous:
             page = await anonymous.get("/dashboard")
             assert page.status_code == 200
-            assert 'id="token"' in page.text
-            assert "Authorization" in page.text
+            assert 'id="client-id"' in page.text
+            script = await anonymous.get("/dashboard/static/dashboard.js")
+            assert script.status_code == 200
+            assert "Authorization" in script.text
             assert (await anonymous.get("/healthz")).status_code == 200
 
 
