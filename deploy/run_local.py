@@ -186,6 +186,7 @@ def show_ready(
     say(f'then: curl -H "Authorization: Bearer $BDG_TOKEN" {registry}/v1/programmes')
     for replica in plan.replicas:
         say(f"{replica.name:<12} {replica.url}   (docs: {replica.url}/docs)")
+    say(f"dashboard: {plan.first('reporting').url}/dashboard (sign in with the admin client above)")
     nodes = ", ".join(node.url for node in plan.nats_nodes)
     streams = f"streams on {plan.stream_replicas} node(s)"
     say(f"NATS: {nodes} ({streams}); logs in {data.logs}")

@@ -168,8 +168,10 @@ def service_environment(
     env["BDG_NATS_URL"] = plan.nats_url
     env["BDG_STREAM_REPLICAS"] = str(plan.stream_replicas)
     env["BDG_JWKS_URL"] = f"{plan.first('registry').url}/.well-known/jwks.json"
-    # Dashboards served from another origin may call a local stack (CONTRACT.md).
+    # Dashboards served from another origin may call a local stack (CONTRACT.md), and
+    # reporting's dashboard signs in at the registry's address, whatever its port.
     env.setdefault("BDG_CORS_ORIGINS", "*")
+    env.setdefault("BDG_REGISTRY_PUBLIC_URL", plan.first("registry").url)
     if admin.secret_file is not None:
         env["BDG_ADMIN_CLIENT_ID"] = admin.client_id
         env.pop("BDG_ADMIN_CLIENT_SECRET", None)
