@@ -124,7 +124,9 @@ def nats_binary() -> str:
 
 def registry_events() -> list[CloudEvent]:
     def event(kind: Any, data: Any, subject: str) -> CloudEvent:
-        return CloudEvent.new(kind, data, source="/bench", subject=subject, correlation_id="bench")
+        return CloudEvent.new(
+            kind, data, source=kind.stream.source, subject=subject, correlation_id="bench"
+        )
 
     found = [
         event(

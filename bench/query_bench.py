@@ -181,8 +181,13 @@ async def freshness(
         while time.monotonic() - started < seconds:
             tick = time.monotonic()
             data = state("vn63:00000", "2024-05-01", rng, "communication_session")
-            event = CloudEvent.new(ACTIVITY_RECORDED, data, source="/bench", subject=data.id,
-                                   correlation_id=uuid.uuid4().hex)  # fmt: skip
+            event = CloudEvent.new(
+                ACTIVITY_RECORDED,
+                data,
+                source=ACTIVITY_RECORDED.stream.source,
+                subject=data.id,
+                correlation_id=uuid.uuid4().hex,
+            )
             await js.publish(ACTIVITY_RECORDED.subject, event.to_bytes(),
                              headers={MSG_ID_HEADER: event.id})  # fmt: skip
             published += 1

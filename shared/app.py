@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -11,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from shared.audit import WRITE_METHODS, AuditRepository, audit_router, install_audit
 from shared.auth.http import Authenticator, RateLimiter
+from shared.auth.keystore import TrustedKeyRepository
 from shared.auth.tokens import JwksSource, TokenVerifier, jwks_from_url
 from shared.http import (
     COMMON_RESPONSES,
@@ -23,6 +26,7 @@ from shared.limits import BodySizeLimit
 from shared.logging import configure_logging, get_logger
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
+from shared.unavailable import install_unavailable_handler
 
 Setup = Callable[[ServiceRuntime], Awaitable[Any]]
 
@@ -52,6 +56,10 @@ def create_service_app(
         app.state.audit = AuditRepository(runtime.mongo.db)
         await app.state.audit.ensure_indexes()
         app.state.service = await setup(runtime)
+        authenticator: Authenticator = app.state.authenticator
+        await authenticator.verifier.start(
+            TrustedKeyRepository(runtime.mongo.db), settings.service_name
+        )
         await runtime.start()
         get_logger(__name__).info(
             "service started",
@@ -63,6 +71,7 @@ def create_service_app(
         try:
             yield
         finally:
+            await authenticator.verifier.stop()
             await runtime.stop()
             get_logger(__name__).info("service stopped")
 
@@ -72,6 +81,7 @@ def create_service_app(
         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
     )
     install_problem_handlers(app)
+    install_unavailable_handler(app)
 
     def audit_log(request: Request) -> AuditRepository:
         repository: AuditRepository = request.app.state.audit
@@ -96,7 +106,13 @@ def create_service_app(
 
     def readiness(request: Request) -> ReadinessCheck:
         runtime: ServiceRuntime = request.app.state.runtime
-        return runtime.ready
+        verifier = request.app.state.authenticator.verifier
+
+        async def check() -> dict[str, bool]:
+            # Without any key no token can be checked: every request would be a 503.
+            return {**await runtime.ready(), "signing_keys": verifier.usable}
+
+        return check
 
     app.include_router(health_router(readiness))
     for router in routers:
@@ -105,13 +121,36 @@ def create_service_app(
     return app
 
 
+class _DrainingServer(uvicorn.Server):
+    """On SIGTERM or SIGINT: readiness turns 503 first, so that a proxy stops sending
+    requests, then uvicorn stops accepting, finishes the requests in flight, and the
+    lifespan drains the consumers and the outbox (all within the drain bound)."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, notice_seconds: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._notice = notice_seconds
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        runtime: ServiceRuntime | None = getattr(self._app.state, "runtime", None)
+        if runtime is None or runtime.draining or self._notice <= 0:
+            super().handle_exit(sig, frame)
+            return
+        runtime.draining = True
+        get_logger(__name__).info("draining", notice_seconds=self._notice)
+        loop = asyncio.get_event_loop()
+        loop.call_later(self._notice, super().handle_exit, sig, frame)
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run one service in the foreground until SIGINT or SIGTERM, then drain and stop."""
-    uvicorn.run(
+    """Run one service in the foreground until SIGINT or SIGTERM, then drain and stop
+    within `shutdown_drain_seconds` (compose's `stop_grace_period` is longer)."""
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=max(int(settings.shutdown_drain_seconds) - 5, 1),
         access_log=False,
     )
+    _DrainingServer(config, app, settings.shutdown_notice_seconds).run()

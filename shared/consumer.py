@@ -1,10 +1,12 @@
 """Idempotent JetStream consumers with bounded redelivery and dead letters.
 
 Each service subscribes to a whole stream with one durable pull consumer and explicit
-acks. Messages arrive in batches, are validated against the contract, and are handed
-to the service's `apply` function, which must be idempotent (revision-guarded
-upserts, no unguarded `$inc`): applying an event twice, late or out of order changes
-nothing. A schema-invalid message is dead-lettered at once. A message whose
+acks, started from the position its database holds (shared/positions.py). Messages
+arrive in batches, are validated against the contract — an event of the stream's
+kinds, from the stream's owner — and are handed to the service's `apply` function,
+which must be idempotent (revision-guarded upserts, no unguarded `$inc`): applying an
+event twice, late or out of order changes nothing. An invalid message is
+dead-lettered at once. A message whose
 application fails is redelivered with back-off, and after `max_deliver` attempts it
 is dead-lettered with its error; dead letters can be retried through the API.
 """
@@ -12,23 +14,23 @@ is dead-lettered with its error; dead letters can be retried through the API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from prometheus_client import Counter, Histogram
-from pymongo.asynchronous.collection import AsyncCollection
+from nats.js.errors import NotFoundError
+from prometheus_client import Counter, Gauge, Histogram
 
-from shared.contracts import CloudEvent, EnvelopeError, parse_envelope
+from shared.consumer_state import ConsumerStateRepository, DeadLetterRepository
+from shared.contracts import CloudEvent, EnvelopeError, kind_for_type, parse_envelope
 from shared.contracts.streams import StreamSpec
 from shared.logging import correlation_scope, get_logger
-from shared.mongo import Database, Document
+from shared.mongo import Document
+from shared.positions import StreamNow, decide
 
 ApplyBatch = Callable[[Sequence[CloudEvent]], Awaitable[None]]
 
@@ -45,103 +47,18 @@ FRESHNESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 
+STREAM_GAP = Gauge(
+    "bdg_stream_gap",
+    "1 while the stream no longer holds events the database has not applied",
+    ["service", "stream"],
+)
+
 log = get_logger(__name__)
 
 
 def redelivery_delay(delivered: int) -> float:
     """Back-off before the next attempt: 1 s, 2 s, 4 s … capped at 30 s."""
     return float(min(2 ** max(delivered - 1, 0), 30))
-
-
-@dataclass(frozen=True)
-class StreamPosition:
-    stream: str
-    last_sequence: int
-    last_event_time: datetime | None
-    applied_at: datetime | None
-    applied_total: int
-
-
-class ConsumerStateRepository:
-    """Where each consumer has got to in its stream (for `/v1/status`)."""
-
-    def __init__(self, db: Database, collection: str = "consumer_state") -> None:
-        self._collection: AsyncCollection[Document] = db[collection]
-
-    async def record(
-        self, durable: str, stream: str, events: Sequence[tuple[int, datetime]]
-    ) -> None:
-        last_sequence = max(sequence for sequence, _ in events)
-        newest = max(event_time for _, event_time in events)
-        await self._collection.update_one(
-            {"_id": durable},
-            {
-                "$set": {"stream": stream, "applied_at": datetime.now(UTC)},
-                "$max": {"last_sequence": last_sequence, "last_event_time": newest},
-                "$inc": {"applied_total": len(events)},
-            },
-            upsert=True,
-        )
-
-    async def positions(self) -> list[StreamPosition]:
-        documents = await self._collection.find({}).to_list(None)
-        return [
-            StreamPosition(
-                stream=document["stream"],
-                last_sequence=document.get("last_sequence", 0),
-                last_event_time=document.get("last_event_time"),
-                applied_at=document.get("applied_at"),
-                applied_total=document.get("applied_total", 0),
-            )
-            for document in documents
-        ]
-
-
-class DeadLetterRepository:
-    """Messages that could not be applied, kept with their error until retried."""
-
-    def __init__(self, db: Database, collection: str = "dead_letters") -> None:
-        self._collection: AsyncCollection[Document] = db[collection]
-
-    async def add(
-        self, *, stream: str, sequence: int, subject: str, body: bytes, error: str, deliveries: int
-    ) -> None:
-        key = f"{stream}:{sequence}"
-        await self._collection.update_one(
-            {"_id": key},
-            {
-                "$set": {
-                    "stream": stream,
-                    "sequence": sequence,
-                    "subject": subject,
-                    "body": body.decode("utf-8", errors="replace"),
-                    "error": error,
-                    "deliveries": deliveries,
-                    "failed_at": datetime.now(UTC),
-                    "status": "failed",
-                }
-            },
-            upsert=True,
-        )
-
-    async def list(self, status: str | None = None, limit: int = 100) -> list[Document]:
-        query: Document = {} if status is None else {"status": status}
-        return await self._collection.find(query).sort("_id", 1).limit(limit).to_list(None)
-
-    async def get(self, key: str) -> Document | None:
-        return await self._collection.find_one({"_id": key})
-
-    async def mark(self, key: str, status: str, error: str | None = None) -> None:
-        update: Document = {"status": status, "retried_at": datetime.now(UTC)}
-        if error is not None:
-            update["error"] = error
-        await self._collection.update_one({"_id": key}, {"$set": update})
-
-    async def count_by_stream(self, status: str = "failed") -> dict[str, int]:
-        counts: dict[str, int] = {}
-        async for row in self._collection.find({"status": status}, {"stream": 1}):
-            counts[row["stream"]] = counts.get(row["stream"], 0) + 1
-        return counts
 
 
 class StreamConsumer:
@@ -166,7 +83,7 @@ class StreamConsumer:
         max_deliver: int,
         batch_size: int,
         fetch_timeout_seconds: float = 1.0,
-        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        check_every_seconds: float = 30.0,
     ) -> None:
         self.service = service
         self.stream = stream
@@ -177,33 +94,94 @@ class StreamConsumer:
         self._max_deliver = max_deliver
         self._batch_size = batch_size
         self._fetch_timeout = fetch_timeout_seconds
-        self._deliver_policy = deliver_policy
+        self._check_every = check_every_seconds
+        self._js: JetStreamContext | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Why nothing is applied (the stream lost what the database needs), or None.
+        self.gap: str | None = None
 
-    def consumer_config(self) -> ConsumerConfig:
+    def consumer_config(self, start_at: int = 1) -> ConsumerConfig:
+        deliver = (
+            {"deliver_policy": DeliverPolicy.ALL}
+            if start_at <= 1
+            else {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": start_at}
+        )
         return ConsumerConfig(
             durable_name=self.durable,
-            deliver_policy=self._deliver_policy,
             ack_policy=AckPolicy.EXPLICIT,
             # One attempt beyond ours, so a crash during the last attempt still brings
             # the message back to be dead-lettered.
             max_deliver=self._max_deliver + 1,
             ack_wait=60,
             max_ack_pending=max(self._batch_size * 4, 1000),
+            **deliver,
         )
 
     async def start(self, broker: NatsBroker) -> None:
-        js = broker.config.connection_state.stream
+        self._js = broker.config.connection_state.stream
+        self._stopping = False
+        await self._attach()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+
+    async def _attach(self) -> None:
+        """(Re)bind to the durable consumer, from the position the database holds."""
+        if self._js is None:
+            raise RuntimeError("the consumer is not started")
+        js = self._js
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+        info = await js.stream_info(self.stream.name)
+        now = StreamNow(info.state.first_seq, info.state.last_seq, info.created)
+        try:
+            existing = await js.consumer_info(self.stream.name, self.durable)
+            floor: int | None = existing.ack_floor.stream_seq if existing.ack_floor else 0
+        except NotFoundError:
+            floor = None
+        recorded = await self._state.recorded(self.durable)
+        decision = decide(self.stream.name, recorded, now, floor)
+        self._set_gap(decision.gap)
+        if decision.gap is not None:
+            return
+        if recorded is None or recorded.stream_created is None:
+            await self._state.identify(self.durable, self.stream.name, info.created)
+        if decision.recreate:
+            log.warning(
+                "database behind its consumer: replaying from its position",
+                consumer=self.durable,
+                from_sequence=decision.start_at,
+                nats_ack_floor=floor,
+            )
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(self.stream.name, self.durable)
         self._subscription = await js.pull_subscribe(
             self.stream.subjects[0],
             durable=self.durable,
             stream=self.stream.name,
-            config=self.consumer_config(),
+            config=self.consumer_config(decision.start_at or 1),
         )
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+
+    def _set_gap(self, reason: str | None) -> None:
+        if reason is not None and reason != self.gap:
+            log.error("stream gap: not applying", consumer=self.durable, reason=reason)
+        self.gap = reason
+        STREAM_GAP.labels(self.service, self.stream.name).set(1 if reason else 0)
+
+    async def adopt(self) -> None:
+        """Count from the stream as it now is (an operator's decision after a gap)."""
+        if self._js is None:
+            raise RuntimeError("the consumer is not started")
+        info = await self._js.stream_info(self.stream.name)
+        with contextlib.suppress(NotFoundError):
+            await self._js.delete_consumer(self.stream.name, self.durable)
+        await self._state.adopt(
+            self.durable, self.stream.name, info.state.first_seq - 1, info.created
+        )
+        log.warning("stream adopted", consumer=self.durable, from_sequence=info.state.first_seq)
+        await self._attach()
 
     async def stop(self) -> None:
         """Finish the batch in hand and the fetch under way, then stop taking messages."""
@@ -218,14 +196,29 @@ class StreamConsumer:
             self._subscription = None
 
     async def _run(self) -> None:
-        assert self._subscription is not None
         backoff = 0.1
+        checked = time.monotonic()
         while not self._stopping:
+            if self._subscription is None or time.monotonic() - checked > self._check_every:
+                # A gap waits for the operator; a stream or consumer recreated behind our
+                # back (a NATS restart on a wiped store) is found here too.
+                checked = time.monotonic()
+                try:
+                    await self._attach()
+                except Exception as exc:
+                    log.warning("cannot check the stream", consumer=self.durable, error=repr(exc))
+                if self._subscription is None:
+                    await asyncio.sleep(min(self._check_every, 5.0))
+                    continue
+            subscription = self._subscription
             try:
-                messages = await self._subscription.fetch(
+                messages = await subscription.fetch(
                     batch=self._batch_size, timeout=self._fetch_timeout
                 )
             except TimeoutError:  # nothing new (nats' own TimeoutError is a subclass)
+                continue
+            except NotFoundError:  # the consumer or stream is gone: look again at once
+                self._subscription = None
                 continue
             except Exception as exc:  # NATS away or reconnecting: wait and fetch again.
                 log.warning("cannot fetch", consumer=self.durable, error=repr(exc))
@@ -243,8 +236,9 @@ class StreamConsumer:
         parsed: list[tuple[Msg, CloudEvent]] = []
         for msg in messages:
             try:
-                parsed.append((msg, parse_envelope(msg.data)))
+                parsed.append((msg, self._accepted(parse_envelope(msg.data))))
             except EnvelopeError as exc:
+                # Poison is cheap: dead-lettered at its first delivery, with the reason.
                 await self._dead_letter(msg, str(exc))
         if not parsed:
             return
@@ -259,6 +253,18 @@ class StreamConsumer:
                 await self._apply_one(msg, event)
             return
         await self._applied(parsed)
+
+    def _accepted(self, event: CloudEvent) -> CloudEvent:
+        """An event of this stream's contract, from the stream's owner."""
+        kind = kind_for_type(event.type)
+        if kind is None or kind.stream.name != self.stream.name:
+            raise EnvelopeError(f"{event.type} is not an event of stream {self.stream.name}")
+        if event.source != self.stream.source:
+            raise EnvelopeError(
+                f"{event.type} from {event.source!r}: only {self.stream.source} "
+                f"publishes on {self.stream.name}"
+            )
+        return event
 
     async def _apply_one(self, msg: Msg, event: CloudEvent) -> None:
         try:
@@ -321,10 +327,3 @@ class StreamConsumer:
             )
             await self._dead_letters.mark(key, "retried")
         return await self._dead_letters.get(key)
-
-
-def document_time(value: Any) -> datetime | None:
-    """Datetimes read back from MongoDB, made timezone-aware (UTC)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return None

@@ -19,6 +19,8 @@ from shared.embedded import EmbeddedClient
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
+# MongoDB's code for a duplicate key: the one write error that means "already there".
+DUPLICATE_KEY = 11000
 
 
 class MongoKind(enum.StrEnum):

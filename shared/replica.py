@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from shared.mongo import Document
+from shared.mongo import DUPLICATE_KEY, Document
 from shared.versioned import REVISION_FIELD
 
 
@@ -56,8 +56,11 @@ async def apply_latest(
             await collection.insert_many(inserts, ordered=False)
             changed.extend(inserts)
         except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise  # only "already there" is expected; anything else is a failure
             # Another applier inserted some of them first: update those instead.
-            lost = {error["op"]["_id"] for error in exc.details.get("writeErrors", [])}
+            lost = {error["op"]["_id"] for error in errors}
             changed.extend(doc for doc in inserts if doc["_id"] not in lost)
             updates.extend(doc for doc in inserts if doc["_id"] in lost)
     for doc in updates:
@@ -70,9 +73,4 @@ async def apply_latest(
 
 
 def _keys_filter(keys: list[Any]) -> Document:
-    """`_id` in `keys`, led by their range when they are strings: a range test is cheap,
-    so the `$in` list is only compared for documents inside it (the emulation scans)."""
-    if all(isinstance(key, str) for key in keys):
-        ordered = sorted(keys)
-        return {"_id": {"$gte": ordered[0], "$lte": ordered[-1], "$in": ordered}}
     return {"_id": {"$in": keys}}

@@ -15,12 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from faststream.nats import NatsBroker
 
 from shared.broker import JetStreamPublisher, create_broker, ensure_streams
-from shared.consumer import (
-    ApplyBatch,
-    ConsumerStateRepository,
-    DeadLetterRepository,
-    StreamConsumer,
-)
+from shared.consumer import ApplyBatch, StreamConsumer
+from shared.consumer_state import ConsumerStateRepository, DeadLetterRepository
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger
 from shared.mongo import MongoHandle
@@ -47,6 +43,8 @@ class ServiceRuntime:
         self.consumers: dict[str, StreamConsumer] = {}
         self.relay: OutboxRelay | None = None
         self.streams_ready = asyncio.Event()
+        # Set when the process was asked to stop: readiness answers 503 from then on.
+        self.draining = False
         self._connect_task: asyncio.Task[None] | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -127,9 +125,21 @@ class ServiceRuntime:
                 nats_ok = await self.broker.ping(timeout=1.0)
             except Exception:
                 nats_ok = False
-        return {"mongodb": mongo_ok, "nats": nats_ok}
+        # A consumer whose stream lost what its database needs serves a partial truth.
+        streams_ok = not any(consumer.gap for consumer in self.consumers.values())
+        return {
+            "mongodb": mongo_ok,
+            "nats": nats_ok,
+            "streams": streams_ok,
+            "serving": not self.draining,
+        }
+
+    def not_ready_because(self) -> list[str]:
+        """Reasons that need an operator (each consumer's stream gap)."""
+        return [consumer.gap for consumer in self.consumers.values() if consumer.gap]
 
     async def stop(self) -> None:
+        self.draining = True
         for callback in reversed(self._on_stop):
             try:
                 await callback()

@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     log_level: str = "INFO"
     log_json: bool = True
+    # Stopping (SIGTERM): readiness answers 503 for `shutdown_notice_seconds` while
+    # requests are still served, then in-flight requests, messages and the outbox drain;
+    # the whole stop stays within `shutdown_drain_seconds`.
+    shutdown_notice_seconds: float = Field(default=2.0, ge=0, le=30)
+    shutdown_drain_seconds: float = Field(default=20.0, ge=5, le=300)
     # Outbox relay: how often it looks for unsent events when nothing woke it.
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     # Consumers: a message failing this many times lands in dead letters.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.contracts import (
+    ACTIVITIES,
     ACTIVITY_RECORDED,
     ACTIVITY_REVISED,
     ACTIVITY_VOIDED,
@@ -14,7 +15,7 @@ from shared.contracts.catalogue import EventKind
 from shared.logging import current_correlation_id
 from shared.mongo import Document
 
-SOURCE = "/bdg/events"
+SOURCE = ACTIVITIES.source
 
 
 def _event(kind: EventKind, data: ActivityState | ActivityVoided, province: str) -> CloudEvent:

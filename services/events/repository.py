@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from services.events.transitions import STATE_FIELDS, Change, Status
-from shared.mongo import Database, Document
+from shared.mongo import DUPLICATE_KEY, Database, Document
 from shared.outbox import OUTBOX_FIELD, outbox_fields, with_outbox
 from shared.replica import apply_latest
 
@@ -153,7 +153,7 @@ class ActivityRepository:
             await self._collection.insert_many([_inserted(c) for c in changes], ordered=False)
         except BulkWriteError as exc:
             errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
-            other = [error for error in errors if error.get("code") != 11000]
+            other = [error for error in errors if error.get("code") != DUPLICATE_KEY]
             if other:
                 raise
             return {changes[error["index"]].document["_id"] for error in errors}

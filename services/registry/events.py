@@ -17,6 +17,7 @@ from shared.contracts import (
     CLUB_UPSERTED,
     MEMBER_UPSERTED,
     PROGRAMME_UPSERTED,
+    REGISTRY,
     SITE_UPSERTED,
     TARGET_SET,
     UNIT_UPSERTED,
@@ -32,7 +33,7 @@ from shared.contracts import (
 )
 from shared.logging import current_correlation_id
 
-SOURCE = "/bdg/registry"
+SOURCE = REGISTRY.source
 
 
 def _event(kind: EventKind, data: BaseModel, subject: str, province: str | None) -> CloudEvent:

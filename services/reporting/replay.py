@@ -25,7 +25,7 @@ from nats.js.errors import NotFoundError
 from services.reporting.generations import Generations, next_generation
 from services.reporting.projection import Projection
 from services.reporting.repository import MetaRepository
-from shared.consumer import DeadLetterRepository
+from shared.consumer_state import DeadLetterRepository
 from shared.contracts import ACTIVITIES, REGISTRY, CloudEvent, EnvelopeError, parse_envelope
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger

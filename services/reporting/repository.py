@@ -23,10 +23,9 @@ from services.reporting.rollups import (
     groups,
     span,
 )
-from shared.mongo import Database, Document
+from shared.mongo import DUPLICATE_KEY, Database, Document
 from shared.replica import apply_latest
 
-DUPLICATE_KEY = 11000
 META = "reporting_meta"
 DEAD_LETTERS = "dead_letters"
 COLLECTIONS = (

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.auth.principal import Principal, Role
-from shared.auth.tokens import InvalidToken, TokenVerifier
+from shared.auth.tokens import InvalidToken, KeysUnavailable, TokenVerifier
 from shared.http import Problem
 from shared.logging import bind_client_id
 
@@ -55,6 +55,15 @@ class Authenticator:
             )
         try:
             principal = await self.verifier.verify(header[len(_BEARER) :].strip())
+        except KeysUnavailable as exc:
+            # The token may well be valid: the keys to check it cannot be had now.
+            raise Problem(
+                503,
+                "keys-unavailable",
+                "Token cannot be checked now",
+                f"{exc}. Send the request again shortly.",
+                headers={"Retry-After": str(self.verifier.retry_after_seconds())},
+            ) from exc
         except InvalidToken as exc:
             raise Problem(
                 401,

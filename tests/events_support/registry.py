@@ -56,7 +56,7 @@ PROGRAMMES = {
 
 def event(kind: EventKind, data: Any, subject: str) -> CloudEvent:
     return CloudEvent.new(
-        kind, data, source="/tests/registry", subject=subject, correlation_id=uuid.uuid4().hex
+        kind, data, source=kind.stream.source, subject=subject, correlation_id=uuid.uuid4().hex
     )
 
 

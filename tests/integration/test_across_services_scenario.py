@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.across_support import langson
 from tests.across_support.figures import Figure, check_figures
@@ -32,6 +33,7 @@ from tests.across_support.stack import (
 from tests.support.apps import eventually
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
+from tests.support.plans import record_plans
 
 VAN_NHAM, MINH_TIEN, DONG_TIEN = "vn63:06433", "vn63:06415", "vn63:06436"
 BINH_XA, KIEN_MOC = "vn63:06622", "vn63:06625"  # divided in 2025
@@ -518,9 +520,20 @@ async def everything(stack: Stack, units: Units) -> list[dict[str, Any]]:
 
 
 async def test_scenario_through_the_apis_gives_exact_figures_and_a_rebuild_the_same(
-    mongo: MongoBackend, nats_server: NatsServer
+    mongo: MongoBackend, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = time.monotonic()
+    with record_plans(monkeypatch) as plans:
+        await _scenario(mongo, nats_server, started)
+    if mongo.embedded:
+        # Every query the three services ran — writes, consumers, relays, figures,
+        # reports, lists and the rebuild — was served by an index (or read a whole
+        # collection on purpose, to load an in-memory copy).
+        assert plans.unindexed() == []
+        assert len(plans.served) > 40, sorted(plans.served)
+
+
+async def _scenario(mongo: MongoBackend, nats_server: NatsServer, started: float) -> None:
     async with three_services(mongo, nats_server.url, "vn63:20") as stack:
         units = Units()
         await units.read(stack.registry)

@@ -10,7 +10,8 @@ import nats
 import pytest
 
 from shared.broker import JetStreamPublisher, create_broker, ensure_streams
-from shared.consumer import ConsumerStateRepository, DeadLetterRepository, StreamConsumer
+from shared.consumer import StreamConsumer
+from shared.consumer_state import ConsumerStateRepository, DeadLetterRepository
 from shared.contracts import PROGRAMME_UPSERTED, REGISTRY, CloudEvent
 from shared.mongo import MongoHandle
 from tests.support.apps import eventually, reporting_app, running, runtime_of, unique_database
@@ -61,13 +62,14 @@ async def test_schema_invalid_message_goes_to_dead_letters_at_once(
             nats_server.url, PROGRAMME_UPSERTED.subject, b'{"not": "a cloudevent"}'
         )
         good = programme_event("AFTER", 1, "After the poison")
-        await publish_raw(nats_server.url, PROGRAMME_UPSERTED.subject, good.to_bytes())
+        after = await publish_raw(nats_server.url, PROGRAMME_UPSERTED.subject, good.to_bytes())
 
-        async def dead_lettered() -> dict[str, Any] | None:
+        async def past_the_poison() -> dict[str, Any] | None:
             stream = (await reporting.get("/v1/status")).json()["streams"][0]
-            return stream if stream["dead_letters"] == 1 else None
+            done = stream["dead_letters"] == 1 and stream["last_sequence"] == after
+            return stream if done else None
 
-        await eventually(dead_lettered)
+        await eventually(past_the_poison)
         items = (await reporting.get("/v1/programmes")).json()["items"]
         assert any(item["code"] == "AFTER" for item in items), "the poison blocked the stream"
 

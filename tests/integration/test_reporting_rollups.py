@@ -52,7 +52,7 @@ def _event(kind: EventKind, data: Any, subject: str) -> CloudEvent:
     name = f"{kind.type}/{subject}/{getattr(data, 'version', getattr(data, 'revision', 0))}"
     return CloudEvent(
         id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-        source="/tests/rollups",
+        source=kind.stream.source,
         type=kind.type,
         subject=subject,
         time=_TIME,

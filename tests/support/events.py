@@ -15,7 +15,7 @@ def programme_event(code: str, revision: int, name: str) -> CloudEvent:
     return CloudEvent.new(
         PROGRAMME_UPSERTED,
         ProgrammeUpserted(code=code, revision=revision, name=name, name_vi=f"{name} (vi)"),
-        source="/tests",
+        source=PROGRAMME_UPSERTED.stream.source,
         subject=code,
         correlation_id=uuid.uuid4().hex,
     )

@@ -1,0 +1,211 @@
+"""The embedded store answers as MongoDB does, for the shapes the repositories use.
+
+Each case runs the same writes and reads on the embedded store and on mongomock (whose
+semantics it borrows for matching, so mongomock is the reference here), and compares
+what comes back; planner cases check which index serves a filter and sort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mongomock
+import pytest
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.embedded import EmbeddedClient
+from shared.embedded.engine import CollectionInfo, IndexSpec
+from shared.embedded.query import plan
+
+DAY = datetime(2023, 10, 12, 7, 30, 15, 123000, tzinfo=UTC)
+SEED: list[dict[str, Any]] = [
+    {
+        "_id": f"act-{n:03d}",
+        "revision": n % 3 + 1,
+        "unit_id": ["vn63:06433", "vn63:06436", "vn34:06415"][n % 3],
+        "lineage": [["vn63:06433", "vn63:186", "vn63:20", "vn"], ["vn34:06415", "vn34:20", "vn"]][
+            n % 2
+        ],
+        "on": f"2023-{n % 12 + 1:02d}-{n % 27 + 1:02d}",
+        "status": "active" if n % 5 else "voided",
+        "pending": n % 7 == 0,
+        "female": n % 11,
+        "at": DAY,
+        "v34": [{"u": "vn34:06415", "s": 0.6}, {"u": "vn34:06440", "s": 0.4}],
+        "_outbox": [{"id": f"e{n}"}] if n % 4 == 0 else [],
+    }
+    for n in range(60)
+]
+INDEXES = [
+    [("lineage", 1), ("on", 1)],
+    [("unit_id", 1), ("on", 1)],
+    [("pending", 1)],
+    [("v34.u", 1)],
+    [("at", 1), ("_id", 1)],
+]
+
+Check = Callable[[Any], Any]
+
+
+def _both(tmp_path: Path, check: Callable[[Any, bool], Any]) -> tuple[Any, Any]:
+    """Run `check(collection, is_async)` on a seeded mongomock and embedded collection."""
+    reference = mongomock.MongoClient(tz_aware=True)["db"]["c"]
+    for keys in INDEXES:
+        reference.create_index(keys)
+    reference.insert_many([dict(document) for document in SEED])
+    expected = check(reference, False)
+
+    async def embedded() -> Any:
+        client = EmbeddedClient(tmp_path)
+        collection = client["db"]["c"]
+        for keys in INDEXES:
+            await collection.create_index(keys)
+        await collection.insert_many([dict(document) for document in SEED])
+        try:
+            return await check(collection, True)
+        finally:
+            await client.close()
+
+    return expected, asyncio.run(embedded())
+
+
+def _read(query: dict[str, Any], **options: Any) -> Callable[[Any, bool], Any]:
+    projection = options.pop("projection", None)
+    sort = options.pop("sort", None)
+    limit = options.pop("limit", 0)
+
+    def check(collection: Any, is_async: bool) -> Any:
+        cursor = collection.find(query, projection)
+        if sort:
+            cursor = cursor.sort(sort)
+        if limit:
+            cursor = cursor.limit(limit)
+        if is_async:
+            return cursor.to_list(None)
+        return list(cursor)
+
+    return check
+
+
+@pytest.mark.parametrize(
+    ("query", "options"),
+    [
+        ({"_id": {"$in": ["act-001", "act-007", "nope"]}}, {"projection": {"revision": 1}}),
+        ({"_id": "act-004", "revision": 2}, {}),
+        ({"lineage": "vn63:186", "on": {"$gte": "2023-03-01", "$lte": "2023-08-31"}}, {}),
+        ({"lineage": {"$in": ["vn34:20", "vn63:20"]}}, {"sort": [("_id", -1)], "limit": 7}),
+        ({"unit_id": "vn63:06436", "status": "active"}, {"sort": [("on", 1), ("_id", 1)]}),
+        ({"pending": True}, {"projection": {"_outbox": 0, "v34": 0}}),
+        ({"v34.u": "vn34:06440", "female": {"$gt": 5}}, {}),
+        ({"at": {"$gte": DAY}}, {"sort": [("at", 1), ("_id", 1)], "limit": 3}),
+        ({"$or": [{"pending": None}, {"female": {"$lt": 2}}]}, {"sort": [("_id", 1)]}),
+        ({"_outbox.0": {"$exists": True}}, {"projection": {"_outbox": 1}}),
+        ({"status": {"$ne": "active"}, "on": {"$gt": "2023-06"}}, {}),
+    ],
+)
+def test_reads_match(tmp_path: Path, query: dict[str, Any], options: dict[str, Any]) -> None:
+    expected, found = _both(tmp_path, _read(query, **options))
+    if "sort" not in options:
+        expected = sorted(expected, key=lambda document: document["_id"])
+        found = sorted(found, key=lambda document: document["_id"])
+    assert found == expected
+    assert found, "a case that matches nothing proves little"
+
+
+def test_updates_match(tmp_path: Path) -> None:
+    def check(collection: Any, is_async: bool) -> Any:
+        async def run() -> Any:
+            result = []
+            for query, update, upsert in (
+                ({"_id": "act-003", "revision": 1}, {"$set": {"title": "mới"}}, False),
+                ({"_id": "act-003", "revision": 9}, {"$set": {"title": "cũ"}}, False),
+                ({"_id": "act-008"}, {"$pull": {"_outbox": {"id": {"$in": ["e8", "x"]}}}}, False),
+                ({"_id": "state"}, {"$max": {"seq": 5}, "$inc": {"n": 2}}, True),
+                ({"_id": "state"}, {"$max": {"seq": 3}, "$inc": {"n": 2}}, True),
+                (
+                    {"_id": "act-012"},
+                    {"$push": {"_outbox": {"$each": [{"id": "f"}]}}, "$unset": {"at": ""}},
+                    False,
+                ),
+            ):
+                outcome = collection.update_one(query, update, upsert=upsert)
+                outcome = await outcome if is_async else outcome
+                result.append((outcome.matched_count, outcome.modified_count))
+            many = collection.update_many({"unit_id": "vn63:06433"}, {"$inc": {"female": 1}})
+            many = await many if is_async else many
+            result.append((many.matched_count, many.modified_count))
+            cursor = collection.find({"_id": {"$in": ["act-003", "act-008", "state", "act-012"]}})
+            result.append(sorted(await cursor.to_list(None) if is_async else list(cursor), key=str))
+            total = collection.find({"unit_id": "vn63:06433"}, {"female": 1})
+            result.append(
+                sum(d["female"] for d in (await total.to_list(None) if is_async else total))
+            )
+            return result
+
+        if is_async:
+            return run()
+        return asyncio.run(run())
+
+    expected, found = _both(tmp_path, check)
+    assert found == expected
+
+
+def test_duplicates_are_reported_as_mongodb_reports_them(tmp_path: Path) -> None:
+    async def run() -> None:
+        client = EmbeddedClient(tmp_path)
+        collection = client["db"]["c"]
+        await collection.insert_many([{"_id": "a"}, {"_id": "b"}])
+        with pytest.raises(DuplicateKeyError) as single:
+            await collection.insert_one({"_id": "a"})
+        assert single.value.code == 11000
+        with pytest.raises(BulkWriteError) as bulk:
+            await collection.insert_many([{"_id": "c"}, {"_id": "b"}, {"_id": "d"}], ordered=False)
+        errors = bulk.value.details["writeErrors"]
+        assert [(e["index"], e["code"], e["op"]["_id"]) for e in errors] == [(1, 11000, "b")]
+        assert bulk.value.details["nInserted"] == 2
+        assert await collection.count_documents({}) == 4  # c and d are in, as in MongoDB
+        result = await collection.bulk_write(
+            [
+                UpdateOne({"_id": "a"}, {"$set": {"x": 1}}),
+                ReplaceOne({"_id": "z"}, {"y": 2}, upsert=True),
+            ],
+            ordered=False,
+        )
+        assert (result.matched_count, result.modified_count, result.upserted_ids) == (
+            1,
+            1,
+            {1: "z"},
+        )
+        await client.close()
+
+    asyncio.run(run())
+
+
+def test_dates_come_back_timezone_aware_to_the_millisecond(tmp_path: Path) -> None:
+    expected, found = _both(tmp_path, _read({"_id": "act-000"}, projection={"at": 1}))
+    assert found == expected == [{"_id": "act-000", "at": DAY}]
+    assert found[0]["at"].tzinfo is not None
+
+
+def test_the_planner_picks_the_index_that_fixes_most_keys() -> None:
+    info = CollectionInfo(
+        True,
+        (
+            IndexSpec("lineage_on", (("lineage", 1), ("on", 1)), multikey=True),
+            IndexSpec("status_on", (("status", 1), ("on", 1), ("_id", 1))),
+            IndexSpec("pending", (("pending", 1),)),
+        ),
+    )
+    by_key = plan("c", info, {"_id": {"$in": ["a", "b"]}, "status": "active"}, [])
+    assert (by_key.index, by_key.exact) == ("_id_", False)
+    walk = plan("c", info, {"status": "active"}, [("on", 1), ("_id", 1)])
+    assert (walk.index, walk.exact, walk.ordered) == ("status_on", True, True)
+    multikey = plan("c", info, {"lineage": "vn63:20", "on": {"$gte": "2023-01-01"}}, [])
+    assert (multikey.index, multikey.exact, multikey.may_repeat) == ("lineage_on", False, True)
+    scan = plan("c", info, {"title": "x"}, [])
+    assert scan.index is None
