@@ -26,6 +26,7 @@ from shared.limits import BodySizeLimit
 from shared.logging import configure_logging, get_logger
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
+from shared.streams_api import streams_router
 from shared.unavailable import install_unavailable_handler
 
 Setup = Callable[[ServiceRuntime], Awaitable[Any]]
@@ -118,6 +119,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router, responses=COMMON_RESPONSES)
     app.include_router(audit_router(audit_log), responses=COMMON_RESPONSES)
+    app.include_router(streams_router(), responses=COMMON_RESPONSES)
     return app
 
 

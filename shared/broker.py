@@ -7,7 +7,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from faststream.nats import NatsBroker, RetentionPolicy, StorageType, StreamConfig
+from faststream.nats import (
+    NatsBroker,
+    NatsUserPassword,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError
 
 from shared.contracts import STREAMS, kind_for_type
@@ -21,10 +27,15 @@ DUPLICATE_WINDOW = timedelta(minutes=30)
 log = get_logger(__name__)
 
 
-def create_broker(nats_url: str, client_name: str) -> NatsBroker:
-    """A broker that keeps reconnecting for as long as NATS is away."""
+def create_broker(
+    nats_url: str, client_name: str, user: str | None = None, password: str | None = None
+) -> NatsBroker:
+    """A broker that keeps reconnecting for as long as NATS is away (to any server of
+    the comma list `nats_url`), as `user` when NATS requires authentication."""
+    servers = [server.strip() for server in nats_url.split(",") if server.strip()]
     return NatsBroker(
-        nats_url,
+        servers,
+        security=NatsUserPassword(username=user, password=password or "") if user else None,
         name=client_name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,

@@ -84,6 +84,7 @@ class StreamConsumer:
         batch_size: int,
         fetch_timeout_seconds: float = 1.0,
         check_every_seconds: float = 30.0,
+        declare_streams: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
         self.stream = stream
@@ -95,6 +96,7 @@ class StreamConsumer:
         self._batch_size = batch_size
         self._fetch_timeout = fetch_timeout_seconds
         self._check_every = check_every_seconds
+        self._declare_streams = declare_streams
         self._js: JetStreamContext | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -134,7 +136,14 @@ class StreamConsumer:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()
             self._subscription = None
-        info = await js.stream_info(self.stream.name)
+        try:
+            info = await js.stream_info(self.stream.name)
+        except NotFoundError:
+            # NATS came back without its store: declare the streams again, then compare.
+            if self._declare_streams is None:
+                raise
+            await self._declare_streams()
+            info = await js.stream_info(self.stream.name)
         now = StreamNow(info.state.first_seq, info.state.last_seq, info.created)
         try:
             existing = await js.consumer_info(self.stream.name, self.durable)
@@ -308,6 +317,7 @@ class StreamConsumer:
             deliveries=msg.metadata.num_delivered,
         )
         DEAD_LETTERED.labels(self.service, self.stream.name).inc()
+        await self._state.passed(self.durable, self.stream.name, msg.metadata.sequence.stream)
         await msg.term()
 
     async def retry_dead_letter(self, key: str) -> Document | None:

@@ -50,6 +50,14 @@ class ConsumerStateRepository:
             upsert=True,
         )
 
+    async def passed(self, durable: str, stream: str, sequence: int) -> None:
+        """A message handled without being applied (dead-lettered) also moves the position."""
+        await self._collection.update_one(
+            {"_id": durable},
+            {"$set": {"stream": stream}, "$max": {"last_sequence": sequence}},
+            upsert=True,
+        )
+
     async def recorded(self, durable: str) -> Recorded | None:
         found = await self._collection.find_one({"_id": durable})
         if found is None:

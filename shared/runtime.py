@@ -37,7 +37,12 @@ class ServiceRuntime:
             server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
             timeout_ms=settings.mongodb_timeout_ms,
         )
-        self.broker: NatsBroker = create_broker(settings.nats_url, f"bdg-{settings.service_name}")
+        self.broker: NatsBroker = create_broker(
+            settings.nats_url,
+            f"bdg-{settings.service_name}",
+            settings.nats_user,
+            settings.nats_password,
+        )
         self.consumer_state = ConsumerStateRepository(self.mongo.db)
         self.dead_letters = DeadLetterRepository(self.mongo.db)
         self.consumers: dict[str, StreamConsumer] = {}
@@ -68,9 +73,14 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             max_deliver=self.settings.consumer_max_deliver,
             batch_size=self.settings.consumer_batch_size,
+            check_every_seconds=self.settings.consumer_check_every_seconds,
+            declare_streams=self._declare_streams,
         )
         self.consumers[stream.name] = consumer
         return consumer
+
+    async def _declare_streams(self) -> None:
+        await ensure_streams(self.broker, self.settings.stream_replicas)
 
     def relay_outbox_of(self, collections: Sequence[str]) -> OutboxRelay:
         """Publish the pending events stored in these collections."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PREFIX = "BDG_"
 
 
 class ServiceSettings(BaseSettings):
@@ -13,6 +17,11 @@ class ServiceSettings(BaseSettings):
 
     `mongodb_url` unset means the embedded store: the database is a file under
     `data_dir/store/`, kept across stops and crashes (docs/storage.md).
+
+    Any setting can also be given as `BDG_<NAME>_FILE`, the path of a file holding the
+    value (compose secrets): `BDG_MONGODB_URL_FILE`, `BDG_NATS_PASSWORD_FILE`,
+    `BDG_ADMIN_CLIENT_SECRET_FILE`, `BDG_SIGNING_KEY_PASSPHRASE_FILE`. The variable
+    itself, when set, wins.
     """
 
     # An empty variable (as `deploy/.env.example` leaves the admin secret) means unset.
@@ -27,7 +36,11 @@ class ServiceSettings(BaseSettings):
     # the bound on every operation; past them a request answers 503 with Retry-After.
     mongodb_server_selection_timeout_ms: int = Field(default=30_000, ge=15_000)
     mongodb_timeout_ms: int = Field(default=20_000, ge=1_000)
+    # One server, or a comma list of the servers of a cluster.
     nats_url: str = "nats://127.0.0.1:4222"
+    # This service's NATS user (publish permissions are per user: deploy/nats).
+    nats_user: str | None = None
+    nats_password: str | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"
     stream_replicas: int = Field(default=1, ge=1, le=5)
     log_level: str = "INFO"
@@ -42,6 +55,8 @@ class ServiceSettings(BaseSettings):
     # Consumers: a message failing this many times lands in dead letters.
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_batch_size: int = Field(default=256, ge=1)
+    # How often a consumer compares its database's position with the stream.
+    consumer_check_every_seconds: float = Field(default=30.0, gt=0)
 
     # Access tokens are verified with the registry's public keys (JWKS), fetched when
     # a token names a key not seen yet.
@@ -56,3 +71,17 @@ class ServiceSettings(BaseSettings):
     service_name: str = "bdg"
     port: int = 8000
     database: str = "bdg"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _values_from_files(cls, values: Any) -> Any:
+        """`BDG_<NAME>_FILE` for any setting not given directly."""
+        if not isinstance(values, dict):
+            return values
+        for name in cls.model_fields:
+            if values.get(name) not in (None, "") or os.environ.get(f"{_PREFIX}{name.upper()}"):
+                continue
+            path = os.environ.get(f"{_PREFIX}{name.upper()}_FILE")
+            if path:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+        return values

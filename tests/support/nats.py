@@ -77,3 +77,7 @@ class NatsServer:
             self._process.kill()
             self._process.wait(timeout=10)
             self._process = None
+
+    def wipe(self) -> None:
+        """Lose the JetStream store, as a volume deleted or a disk replaced would."""
+        shutil.rmtree(self.store_dir, ignore_errors=True)
