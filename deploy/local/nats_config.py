@@ -54,6 +54,13 @@ def password_variable(user: str) -> str:
     return f"NATS_{user.upper()}_PASSWORD"
 
 
+def variable_value(text: str) -> str:
+    """`text` as the value of a variable the configuration names. nats-server parses a
+    variable's value as configuration, so an unquoted `-x…` or `12…` would be read as a
+    number (and refused): the value is given as a quoted string."""
+    return json.dumps(text)
+
+
 def route_variable(peer: int) -> str:
     """The variable holding the route URL to node `peer`, credentials included
     (`nats-route://route:<password>@host:port`): NATS reads a variable only as a whole

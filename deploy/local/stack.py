@@ -34,6 +34,7 @@ from deploy.local.nats_config import (
     route_url,
     route_variable,
     server_config,
+    variable_value,
 )
 from deploy.local.plan import HOST, NatsNode, ServiceReplica, StackPlan
 from deploy.local.supervisor import ChildSpec
@@ -123,12 +124,13 @@ def nats_environment(plan: StackPlan, data: DataDir) -> dict[str, str]:
     """The variables the NATS configuration names: passwords and peer route URLs."""
     env = {"PATH": os.environ.get("PATH", "")}
     for user in (*SERVICE_USERS, OPS_USER):
-        env[password_variable(user)] = data.secret(secret_name(user))
+        env[password_variable(user)] = variable_value(data.secret(secret_name(user)))
     if len(plan.nats_nodes) > 1:
         route_password = data.secret(secret_name(ROUTE_USER))
-        env[password_variable(ROUTE_USER)] = route_password
+        env[password_variable(ROUTE_USER)] = variable_value(route_password)
         for node in plan.nats_nodes:
-            env[route_variable(node.index)] = route_url(HOST, node.route_port, route_password)
+            url = route_url(HOST, node.route_port, route_password)
+            env[route_variable(node.index)] = variable_value(url)
     return env
 
 

@@ -17,7 +17,7 @@ from nats.errors import TimeoutError
 from nats.js.api import StorageType, StreamConfig
 
 from deploy.local.datadir import DataDir
-from deploy.local.plan import StackPlan, plan_from_env
+from deploy.local.plan import StackPlan, plan_from_env, port_is_free
 from deploy.local.stack import nats_children, secret_name
 from deploy.local.supervisor import Supervisor
 from tests.support.apps import eventually
@@ -31,8 +31,6 @@ STREAMS = {"REGISTRY": "bdg.registry.>", "ACTIVITIES": "bdg.activities.>"}
 def free_block(size: int) -> int:
     """A first port such that `size` consecutive ports (and the route and monitoring
     ports the plan derives from them) are free now."""
-    from deploy.local.plan import port_is_free
-
     for _ in range(50):
         base = free_port()
         if base + 4000 + size >= 65535:
@@ -45,17 +43,23 @@ def free_block(size: int) -> int:
 
 @contextmanager
 def launched_nats(data_dir: Path, nodes: int) -> Iterator[tuple[StackPlan, DataDir, Supervisor]]:
+    # The services are not started here; their ports only need to be distinct.
+    base = free_block(nodes)
     plan = plan_from_env(
         {
             "BDG_NATS_NODES": str(nodes),
-            "BDG_NATS_PORT": str(free_block(nodes)),
-            "BDG_REGISTRY_PORT": str(free_port()),
-            "BDG_EVENTS_PORT": str(free_port()),
-            "BDG_REPORTING_PORT": str(free_port()),
+            "BDG_NATS_PORT": str(base),
+            "BDG_REGISTRY_PORT": str(base + 10),
+            "BDG_EVENTS_PORT": str(base + 11),
+            "BDG_REPORTING_PORT": str(base + 12),
         }
     )
     data = DataDir(data_dir)
     data.prepare(nodes)
+    # Passwords nats-server would read as numbers if the launcher did not quote them.
+    data.secret("nats-events-password", lambda: "-5starts-with-a-dash")
+    data.secret("nats-registry-password", lambda: "20240101")
+    data.secret("nats-route-password", lambda: "-route-1")
     supervisor = Supervisor(say=lambda _line: None)
     for spec in nats_children(plan, data):
         supervisor.start(spec)

@@ -364,10 +364,8 @@ def test_nats_nodes_run_their_configuration_with_secrets(profile: str) -> None:
         assert "http://127.0.0.1:8222/healthz" in _as_args(service["healthcheck"]["test"])
     if profile == "cluster":
         entrypoint = (DEPLOY_DIR / "nats" / "entrypoint.sh").read_text(encoding="utf-8")
-        assert (
-            "NATS_ROUTE_TO_${node}=nats-route://route:${NATS_ROUTE_PASSWORD}@nats-${node}:6222"
-            in entrypoint
-        )
+        route = 'NATS_ROUTE_TO_${node}=\\"nats-route://route:${route_password}@nats-${node}:6222\\"'
+        assert route in entrypoint
         for index, node in enumerate(nodes, start=1):
             text = (DEPLOY_DIR / "nats" / f"cluster-{index}.conf").read_text(encoding="utf-8")
             peers = {f"${route_variable(other)}" for other in range(1, 4) if other != index}
@@ -382,6 +380,10 @@ def test_nats_server_accepts_each_configuration(config: str, tmp_path: Path) -> 
     server = Path(sys.executable).parent / "nats-server"
     if not server.exists():
         pytest.skip("nats-server is not installed")
+    # Values nats-server would read as numbers if they were not quoted.
+    for user, value in (("events", "-5starts-with-a-dash"), ("registry", "20240101")):
+        (tmp_path / f"nats_{user}_password").write_text(value)
+    (tmp_path / "nats_route_password").write_text("-route-1")
     ensure_secrets(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
