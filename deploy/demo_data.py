@@ -221,7 +221,9 @@ class Loader:
         due = [item for item in activities if date.fromisoformat(item["ended_on"]) <= today]
         for start in range(0, len(due), BATCH_SIZE):
             batch = due[start : start + BATCH_SIZE]
-            answer = self.write("POST", "/v1/activities:batch", batch, service="events")
+            # Clubs were registered a moment ago: the events service may not have them yet.
+            path = "/v1/activities:batch?allow_pending=true"
+            answer = self.write("POST", path, batch, service="events")
             rejected = [
                 {**result, "external_id": batch[result["index"]]["external_id"]}
                 for result in answer["results"]

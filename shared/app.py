@@ -7,14 +7,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any
+from urllib.parse import urljoin
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.audit import WRITE_METHODS, AuditRepository, audit_router, install_audit
-from shared.auth.http import Authenticator, RateLimiter
+from shared.auth.http import (
+    Authenticator,
+    RateLimiter,
+    RevocationList,
+    RevocationSource,
+    revocations_from_url,
+)
 from shared.auth.keystore import TrustedKeyRepository
 from shared.auth.tokens import JwksSource, TokenVerifier, jwks_from_url
+from shared.edge.bodies import guard_body
+from shared.edge.docs import install_docs
+from shared.edge.i18n import LanguageMiddleware
 from shared.http import (
     COMMON_RESPONSES,
     ReadinessCheck,
@@ -40,13 +52,18 @@ def create_service_app(
     routers: Sequence[APIRouter],
     setup: Setup,
     jwks_source: JwksSource | None = None,
+    revocation_source: RevocationSource | None = None,
+    cors_origins: Sequence[str] | None = None,
 ) -> FastAPI:
     """An app whose lifespan starts the runtime after `setup` has built the service.
 
     `setup(runtime)` creates the service's repositories and use cases, registers its
     consumers and outbox collections, and returns the object the routes use
     (`request.app.state.service`). Tokens are verified against `jwks_source`, by
-    default the registry's JWKS at `settings.jwks_url`.
+    default the registry's JWKS at `settings.jwks_url`; the tokens of revoked clients
+    are refused as `revocation_source` lists them (default: the registry's
+    `revoked-clients.json` beside its JWKS). Browsers may call from `cors_origins`
+    (default: the `cors_origins` setting, a comma list; `*` for any; empty for none).
     """
 
     @asynccontextmanager
@@ -76,10 +93,21 @@ def create_service_app(
             await runtime.stop()
             get_logger(__name__).info("service stopped")
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.authenticator = Authenticator(
         TokenVerifier(jwks_source or jwks_from_url(settings.jwks_url)),
         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        RevocationList(
+            revocation_source
+            or revocations_from_url(urljoin(settings.jwks_url, "revoked-clients.json"))
+        ),
     )
     install_problem_handlers(app)
     install_unavailable_handler(app)
@@ -104,6 +132,17 @@ def create_service_app(
 
     install_request_context(app, settings.service_name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LanguageMiddleware)
+    origins = cors_origins if cors_origins is not None else cors_origins_from_environment()
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Correlation-Id"],
+            expose_headers=["X-Correlation-Id", "Retry-After", "Location"],
+            max_age=600,
+        )
 
     def readiness(request: Request) -> ReadinessCheck:
         runtime: ServiceRuntime = request.app.state.runtime
@@ -116,11 +155,29 @@ def create_service_app(
         return check
 
     app.include_router(health_router(readiness))
+    # Every write route refuses a body of a type it does not take (415) and hostile JSON (400).
+    body_rules = [Depends(guard_body)]
     for router in routers:
-        app.include_router(router, responses=COMMON_RESPONSES)
-    app.include_router(audit_router(audit_log), responses=COMMON_RESPONSES)
-    app.include_router(streams_router(), responses=COMMON_RESPONSES)
+        app.include_router(router, responses=COMMON_RESPONSES, dependencies=body_rules)
+    app.include_router(audit_router(audit_log), responses=COMMON_RESPONSES, dependencies=body_rules)
+    app.include_router(streams_router(), responses=COMMON_RESPONSES, dependencies=body_rules)
+    install_docs(app, token_url=urljoin(settings.jwks_url, "../v1/oauth/token"))
     return app
+
+
+class EdgeSettings(BaseSettings):
+    """Settings of the HTTP edge every service shares (environment, `BDG_` prefix)."""
+
+    model_config = SettingsConfigDict(env_prefix="BDG_", extra="ignore")
+
+    # Origins browsers may call the API from: a comma list, `*` for any, empty for none.
+    cors_origins: str = ""
+
+
+def cors_origins_from_environment() -> list[str]:
+    """The configured CORS origins (comma-separated; `*` for any; empty: none)."""
+    raw = EdgeSettings().cors_origins
+    return [origin.strip() for origin in raw.split(",") if origin.strip()]
 
 
 class _DrainingServer(uvicorn.Server):

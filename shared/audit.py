@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.auth.http import Caller, require_admin
+from shared.edge.cursors import decode_cursor, page_cursor
 from shared.mongo import Database, Document
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -126,9 +127,12 @@ def audit_router(repository: Callable[[Request], AuditRepository]) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> AuditPage:
-        """Who wrote what and when: `since` (RFC 3339), `client_id`; cursor-paginated."""
+        """Who wrote what and when, oldest first: `since` (RFC 3339), `client_id`;
+        cursor-paginated (a cursor not given out is 400 `invalid-cursor`)."""
         require_admin(caller)
-        rows = await repository(request).find(since, client_id, cursor, limit + 1)
+        key = decode_cursor(cursor, (str,))
+        after = None if key is None else str(key[0])
+        rows = await repository(request).find(since, client_id, after, limit + 1)
         items = [
             AuditEntry(
                 id=row["_id"],
@@ -143,6 +147,8 @@ def audit_router(repository: Callable[[Request], AuditRepository]) -> APIRouter:
             )
             for row in rows[:limit]
         ]
-        return AuditPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+        return AuditPage(
+            items=items, next_cursor=page_cursor(rows, limit, lambda row: [row["_id"]])
+        )
 
     return router

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -92,8 +91,10 @@ def _problem(description: str) -> dict[str, Any]:
 # Answers any `/v1` route may give besides its own: documented once, for all of them.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _problem("No valid access token"),
-    403: _problem("The token lacks the role or province the request needs"),
+    400: _problem("The body cannot be read (malformed, too deep, an integer too large)"),
+    403: _problem("The client lacks the role, or the province, the request needs"),
     413: _problem("The body is larger than allowed"),
+    415: _problem("The body's Content-Type is not one this operation takes"),
     422: _problem("The request does not match the schema or the rules; see `errors`"),
     429: _problem("Too many requests from this client; see `Retry-After`"),
 }
@@ -106,47 +107,35 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 
 
 def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    from shared.edge.i18n import pydantic_message
+
     return [
-        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", ""))}
+        {"loc": list(error.get("loc", ())), "msg": pydantic_message(error)}
         for error in exc.errors()
     ]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    # The factories live in the edge package, which builds on `Problem` above.
+    from shared.edge import problems
+
     async def on_problem(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(exc, headers=exc.headers)
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(
-            Problem(
-                422,
-                "validation",
-                "Invalid request",
-                "The request does not match the schema; see `errors`.",
-                errors=validation_errors(exc),
-            )
-        )
+        return problem_response(problems.validation(validation_errors(exc)))
 
     async def on_http(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
-        return problem_response(
-            Problem(
-                exc.status_code,
-                {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http"),
-                titles.get(exc.status_code, "HTTP error"),
-                str(exc.detail),
-            ),
-            headers=dict(exc.headers) if exc.headers else None,
-        )
+        headers = dict(exc.headers) if exc.headers else None
+        problem = problems.http_error(exc.status_code, str(exc.detail))
+        return problem_response(problem, headers=headers)
 
     async def on_unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", error=str(exc))
-        return problem_response(
-            Problem(500, "internal", "Internal error", "An unexpected error occurred.")
-        )
+        return problem_response(problems.internal_error())
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -179,14 +168,36 @@ def health_router(readiness: Callable[[Request], ReadinessCheck]) -> APIRouter:
 
     @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
+        """`{"status": "ok"}` while the process runs; no dependency is checked."""
         return {"status": "ok"}
 
     @router.get(
         "/readyz",
         summary="MongoDB and NATS are reachable (503 otherwise)",
-        responses={503: {"description": "A dependency is not reachable"}},
+        responses={
+            200: {
+                "description": "Ready",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "ready", "checks": {"mongodb": True, "nats": True}}
+                    }
+                },
+            },
+            503: {
+                "description": "A dependency is not reachable",
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "status": "not ready",
+                            "checks": {"mongodb": True, "nats": False},
+                        }
+                    }
+                },
+            },
+        },
     )
     async def readyz(request: Request) -> JSONResponse:
+        """200 when MongoDB and NATS answer, 503 naming the one that does not."""
         checks = await readiness(request)()
         ready = all(checks.values())
         return JSONResponse(
@@ -196,9 +207,7 @@ def health_router(readiness: Callable[[Request], ReadinessCheck]) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
+        """Request counts and latencies, consumer and outbox figures (Prometheus text)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
-
-
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -1,12 +1,20 @@
-"""Request body size limit, enforced while the body streams in."""
+"""Request body limits: one limiter and one 413 (`body-too-large`) for every service.
+
+`BodySizeLimit` holds every request to the service-wide `BDG_MAX_BODY_BYTES`;
+`read_limited` holds a route that reads its own body (a batch, an upload) to that
+route's smaller limit. Both answer with `problems.body_too_large`.
+"""
 
 from __future__ import annotations
 
 import json
 
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http import PROBLEM_BASE, PROBLEM_JSON
+from shared.edge.i18n import header_language, use_language
+from shared.edge.problems import body_too_large
+from shared.http import PROBLEM_JSON
 
 
 class BodySizeLimit:
@@ -29,7 +37,7 @@ class BodySizeLimit:
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._reject(send)
+                await self._reject(scope, send)
                 return
             # The server delivers exactly the declared length.
             await self.app(scope, receive, send)
@@ -47,7 +55,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._reject(send)
+                await self._reject(scope, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -55,16 +63,10 @@ class BodySizeLimit:
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([body], receive), send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "body-too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"The body exceeds the limit of {self.max_bytes} bytes.",
-                "limit_bytes": self.max_bytes,
-            }
-        ).encode()
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        # Outside the app's middleware stack: the language is taken here.
+        use_language(header_language(scope))
+        body = json.dumps(body_too_large(self.max_bytes).body(), ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -76,6 +78,19 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def read_limited(request: Request, max_bytes: int) -> bytes:
+    """The request body, or 413 as soon as it is known to exceed `max_bytes`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise body_too_large(max_bytes)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise body_too_large(max_bytes)
+    return bytes(body)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

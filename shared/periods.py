@@ -52,9 +52,6 @@ class Period:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return months
 
-    def contains(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 def _month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])

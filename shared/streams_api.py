@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from shared.auth.http import Caller, require_admin
-from shared.http import Problem
+from shared.edge import problems
 from shared.runtime import ServiceRuntime
 
 
@@ -41,20 +41,9 @@ def streams_router() -> APIRouter:
         runtime: ServiceRuntime = request.app.state.runtime
         consumer = runtime.consumers.get(stream)
         if consumer is None:
-            raise Problem(
-                404,
-                "unknown-stream",
-                "Unknown stream",
-                f"This service consumes {sorted(runtime.consumers)}, not {stream!r}.",
-            )
+            raise problems.missing("stream", stream)
         if not runtime.streams_ready.is_set():
-            raise Problem(
-                503,
-                "nats-unavailable",
-                "NATS unavailable",
-                "The stream cannot be read now; try again when NATS is reachable.",
-                headers={"Retry-After": "5"},
-            )
+            raise problems.nats_unavailable(5)
         await consumer.adopt()
         position = await runtime.consumer_state.recorded(consumer.durable)
         return Adopted(

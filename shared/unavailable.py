@@ -13,7 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from shared.http import Problem, problem_response
+from shared.edge import problems
+from shared.http import problem_response
 from shared.logging import get_logger
 
 RETRY_AFTER_SECONDS = 5
@@ -33,13 +34,6 @@ def install_unavailable_handler(app: FastAPI) -> None:
         if not is_unavailable(exc):
             raise exc
         log.warning("database unavailable", path=request.url.path, error=repr(exc))
-        problem = Problem(
-            503,
-            "database-unavailable",
-            "Database unavailable",
-            "The database cannot answer now (an election or a failover, or it is "
-            f"overloaded). Send the request again in {RETRY_AFTER_SECONDS} seconds.",
-        )
-        return problem_response(problem, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return problem_response(problems.database_unavailable(RETRY_AFTER_SECONDS))
 
     app.add_exception_handler(PyMongoError, on_database_error)

@@ -21,7 +21,6 @@ from typing import Any, Literal
 REFORM_DATE = date(2025, 7, 1)
 LAST_DAY_VN63 = date(2025, 6, 30)
 NATION_ID = "vn"
-EDITIONS = ("vn63", "vn34")
 
 Edition = Literal["vn", "vn63", "vn34"]
 

@@ -10,11 +10,7 @@ province, whatever unit a new version names.
 
 from __future__ import annotations
 
-from services.events.references import ReferenceCache
-from shared.auth import Principal
-from shared.auth.http import authorize
-from shared.auth.principal import Role
-from shared.http import Problem
+from services.events.reference_cache import ReferenceCache
 from shared.mongo import Document
 from shared.units import NATION_ID, parse_unit_id
 
@@ -27,15 +23,6 @@ def activity_province(cache: ReferenceCache, document: Document) -> str | None:
     return stored or cache.province_of(document["activity"]["unit_id"])
 
 
-def refusal(principal: Principal, role: Role, province_id: str | None) -> Problem | None:
-    """The 403 problem `authorize` would raise, or `None` when the client may."""
-    try:
-        authorize(principal, role, province_id)
-    except Problem as problem:
-        return problem
-    return None
-
-
 def authorizable(unit_id: str) -> bool:
     """Whether a unit id names a place rights can be checked on.
 
@@ -43,17 +30,3 @@ def authorizable(unit_id: str) -> bool:
     id; checking rights on it would only hide that message behind a 403.
     """
     return unit_id != NATION_ID and parse_unit_id(unit_id) is not None
-
-
-def require_role(principal: Principal, role: Role) -> None:
-    """403 unless the client holds `role` for at least one province (or is an admin)."""
-    if principal.has_role(role):
-        return
-    raise Problem(
-        403,
-        FORBIDDEN,
-        "Not allowed for this client",
-        f"This request needs role {role!r}; client {principal.client_id} has roles "
-        f"{sorted(principal.roles)}.",
-        required_role=role,
-    )

@@ -1,15 +1,15 @@
-"""The events service's HTTP routes."""
+"""The events service's HTTP routes (what they depend on: `deps.py`)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from starlette.datastructures import UploadFile
 
-from services.events.config import EventsSettings
-from services.events.items import MAX_BATCH_ITEMS, NDJSON
+from services.events.columns import columns_for
+from services.events.deps import AllowPending, Caller, EventsDep
+from services.events.items import MAX_BATCH_ITEMS, NDJSON_TYPES
 from services.events.schemas import (
     ActivityDetail,
     ActivityList,
@@ -17,17 +17,24 @@ from services.events.schemas import (
     ActivityWritten,
     BatchResult,
     ExternalId,
-    ImportResult,
     SourceSystem,
     VoidIn,
 )
-from services.events.service import ActivityService, activity_types
-from services.events.templates import template_xlsx
-from shared.auth.http import Caller, current_principal, require_admin
+from services.events.service import activity_types
+from shared.auth.http import current_principal
 from shared.contracts import Activity
 from shared.contracts.activities import ActivityType as ActivityTypeName
-from shared.http import Problem
-from shared.runtime import ServiceRuntime
+from shared.edge import problems
+from shared.edge.authorization import require_admin
+from shared.edge.i18n import say
+from shared.edge.spreadsheets import (
+    UPLOAD_CONTENT,
+    XLSX_MEDIA_TYPE,
+    read_upload,
+    template_xlsx,
+)
+from shared.limits import read_limited
+from shared.schemas import UploadResult
 from shared.status import ServiceStatus, service_status
 
 # Every `/v1` route needs a valid access token (401 otherwise); what each client may
@@ -37,59 +44,35 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 STATUSES = ("active", "pending_reference", "rejected", "voided")
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _FORBIDDEN: dict[int | str, dict[str, Any]] = {
-    403: {"description": "The client lacks the role for this province", **_PROBLEM}
+    403: {"description": "The client lacks the role, or the province", **_PROBLEM}
 }
 ActivityId = Annotated[str, Path(max_length=100, description="The activity's id")]
+SourcePath = Annotated[SourceSystem, Path(description="The province's system")]
+ExternalPath = Annotated[ExternalId, Path(description="The record's id in that system")]
 _ITEM_SCHEMA = {
     "type": "object",
     "description": "An activity body (see GET /v1/activity-types) plus source_system and "
     "external_id",
     "required": ["source_system", "external_id", "type"],
 }
-
-
-class EventsApp:
-    """What the routes reach."""
-
-    def __init__(
-        self, runtime: ServiceRuntime, activities: ActivityService, settings: EventsSettings
-    ) -> None:
-        self.runtime = runtime
-        self.activities = activities
-        self.settings = settings
-
-
-def events_app(request: Request) -> EventsApp:
-    found: EventsApp = request.app.state.service
-    return found
-
-
-EventsDep = Annotated[EventsApp, Depends(events_app)]
-
-
-async def _read_limited(request: Request, limit: int, what: str) -> bytes:
-    """The request body, or 413 as soon as it grows past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(what, limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(what, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(what: str, limit: int) -> Problem:
-    return Problem(
-        413,
-        "body-too-large",
-        "Request too large",
-        f"{what} may be at most {limit} bytes.",
-        limit_bytes=limit,
-    )
+_EXAMPLE_ITEM = {
+    "source_system": "langson-p8",
+    "external_id": "HL-2023-0042",
+    "type": "communication_session",
+    "programme": "P8",
+    "unit_id": "vn63:06433",
+    "title": "Tuyên truyền phòng, chống bạo lực học đường",
+    "started_on": "2023-10-12",
+    "ended_on": "2023-10-12",
+    "participants": {"female": 31, "male": 24, "ethnic_minority": 40},
+}
+_PENDING: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": ActivityWritten,
+        "description": "Accepted as `pending_reference` (only with `allow_pending=true`): "
+        "`pending_on` lists the references it waits for",
+    }
+}
 
 
 @router.put(
@@ -99,25 +82,67 @@ def _too_large(what: str, limit: int) -> Problem:
     summary="Record or revise one activity",
     responses={
         201: {"model": ActivityWritten, "description": "Created (version 1)"},
+        **_PENDING,
         **_FORBIDDEN,
         409: {"description": "The activity is voided", **_PROBLEM},
-        422: {"description": "Invalid activity", **_PROBLEM},
+        422: {
+            "description": "Invalid activity; an unknown unit, programme, club or site is "
+            "`unknown-unit`, `unknown-programme`, … naming the field and the value",
+            **_PROBLEM,
+        },
     },
 )
 async def put_activity(
-    source_system: Annotated[SourceSystem, Path(description="The province's system")],
-    external_id: Annotated[ExternalId, Path(description="The record's id in that system")],
+    source_system: SourcePath,
+    external_id: ExternalPath,
     activity: Annotated[Activity, Body()],
     response: Response,
     app: EventsDep,
     caller: Caller,
+    allow_pending: AllowPending = False,
 ) -> ActivityWritten:
     """New → 201 with version 1; the same body again → 200, same version, no event;
-    a changed body → 200 with version + 1 and a `revised` event. Needs `submitter`
-    for the province of the activity's unit (and of the stored activity)."""
-    written, created = await app.activities.put(caller, source_system, external_id, activity)
-    response.status_code = 201 if created else 200
+    a changed body → 200 with version + 1 and a `revised` event; accepted while waiting
+    for a reference (`allow_pending=true`) → 202. Needs `submitter` for the province of
+    the activity's unit (and of the stored activity)."""
+    written, created = await app.activities.put(
+        caller, source_system, external_id, activity, allow_pending=allow_pending
+    )
+    response.status_code = 202 if written.status == "pending_reference" else 201 if created else 200
     return written
+
+
+@router.get(
+    "/activities/{source_system}/{external_id}",
+    response_model=ActivityDetail,
+    tags=["activities"],
+    summary="Read an activity by its natural key",
+    responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
+)
+async def get_activity_by_key(
+    source_system: SourcePath, external_id: ExternalPath, app: EventsDep, caller: Caller
+) -> ActivityDetail:
+    """The activity a province's system sent under `(source_system, external_id)`, with
+    every version it went through (`viewer` of its province)."""
+    return await app.activities.get_by_key(caller, source_system, external_id)
+
+
+@router.delete(
+    "/activities/{source_system}/{external_id}",
+    response_model=ActivityWritten,
+    tags=["activities"],
+    summary="Void an activity by its natural key",
+    responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
+)
+async def void_activity_by_key(
+    source_system: SourcePath,
+    external_id: ExternalPath,
+    body: VoidIn,
+    app: EventsDep,
+    caller: Caller,
+) -> ActivityWritten:
+    """As `DELETE /v1/activities/{id}`, for a system that knows only its own key."""
+    return await app.activities.void_by_key(caller, source_system, external_id, body.reason)
 
 
 @router.post(
@@ -131,25 +156,36 @@ async def put_activity(
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": _ITEM_SCHEMA}
+                    "schema": {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": _ITEM_SCHEMA},
+                    "example": [_EXAMPLE_ITEM],
                 },
-                NDJSON: {"schema": {"type": "string", "description": "One item per line"}},
+                **{
+                    media: {"schema": {"type": "string", "description": "One item per line"}}
+                    for media in NDJSON_TYPES
+                },
             },
         }
     },
     responses={
-        400: {"description": "The body is not a JSON array or NDJSON", **_PROBLEM},
+        400: {
+            "description": "Not a JSON array or NDJSON, too deep, a number too large",
+            **_PROBLEM,
+        },
         403: {"description": "The client has no submitter role at all", **_PROBLEM},
         413: {"description": f"More than {MAX_BATCH_ITEMS} items", **_PROBLEM},
+        415: {"description": "Neither JSON nor NDJSON", **_PROBLEM},
     },
 )
-async def batch(request: Request, app: EventsDep, caller: Caller) -> BatchResult:
+async def batch(
+    request: Request, app: EventsDep, caller: Caller, allow_pending: AllowPending = False
+) -> BatchResult:
     """Each item is checked and written on its own terms: a rejected item (with
     field-level `errors` and its `problem`) never blocks the others; an item in a
     province the client may not submit for is rejected as `forbidden`. Items with the
     same key apply in order, as the same `PUT`s one after another would."""
-    raw = await _read_limited(request, app.settings.batch_max_bytes, "A batch")
-    return await app.activities.batch(caller, raw, request.headers.get("content-type", ""))
+    raw = await read_limited(request, app.settings.batch_max_bytes)
+    content_type = request.headers.get("content-type", "")
+    return await app.activities.batch(caller, raw, content_type, allow_pending=allow_pending)
 
 
 @router.delete(
@@ -172,6 +208,7 @@ async def void_activity(
     "/activities/{activity_id}",
     response_model=ActivityDetail,
     tags=["activities"],
+    summary="Read an activity",
     responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
 )
 async def get_activity(activity_id: ActivityId, app: EventsDep, caller: Caller) -> ActivityDetail:
@@ -183,7 +220,12 @@ async def get_activity(activity_id: ActivityId, app: EventsDep, caller: Caller) 
     "/activities",
     response_model=ActivityList,
     tags=["activities"],
-    responses={**_FORBIDDEN, 422: {"description": "Invalid filter", **_PROBLEM}},
+    summary="List activities",
+    responses={
+        **_FORBIDDEN,
+        400: {"description": "Invalid cursor", **_PROBLEM},
+        422: {"description": "Invalid filter", **_PROBLEM},
+    },
 )
 async def list_activities(
     app: EventsDep,
@@ -209,12 +251,18 @@ async def list_activities(
             "default: all but voided",
         ),
     ] = None,
+    updated_since: Annotated[
+        datetime | None,
+        Query(
+            description="Only activities written (recorded, revised, voided, resolved) at or "
+            "after this moment (RFC 3339): for syncing a copy"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ActivityList:
     """Ordered by `started_on`, then id. With a unit: `viewer` of its province; without
     one (or `vn`): the activities of the client's provinces, all with national scope."""
-    statuses = _statuses(status)
     return await app.activities.list_activities(
         caller,
         unit_id=unit_id,
@@ -223,7 +271,8 @@ async def list_activities(
         source_system=source_system,
         started_from=started_from,
         started_to=started_to,
-        statuses=statuses,
+        statuses=_statuses(status),
+        updated_since=updated_since,
         limit=limit,
         cursor=cursor,
     )
@@ -237,13 +286,12 @@ def _statuses(text: str | None) -> list[str]:
     wanted = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [part for part in wanted if part not in STATUSES]
     if unknown:
-        raise Problem(
-            422,
-            "validation",
-            "Invalid request",
-            f"Unknown status {', '.join(unknown)}; use {', '.join(STATUSES)} or all.",
-            errors=[{"loc": ["query", "status"], "msg": f"unknown status {unknown[0]!r}"}],
+        listed = ", ".join(STATUSES)
+        detail = say(
+            f"Unknown status {', '.join(unknown)}; use {listed} or all.",
+            f"Không có trạng thái {', '.join(unknown)}; dùng {listed} hoặc all.",
         )
+        raise problems.validation([problems.field_error(["query", "status"], detail)], detail)
     return wanted
 
 
@@ -252,6 +300,7 @@ def _statuses(text: str | None) -> list[str]:
     response_model=list[ActivityType],
     response_model_by_alias=True,
     tags=["activities"],
+    summary="The activity types",
 )
 async def list_activity_types() -> list[ActivityType]:
     """Every activity type with the JSON Schema of its body."""
@@ -260,30 +309,20 @@ async def list_activity_types() -> list[ActivityType]:
 
 @router.post(
     "/imports/activities",
-    response_model=ImportResult,
+    response_model=UploadResult,
     response_model_exclude_none=True,
     tags=["imports"],
     summary="Upload activities as CSV or XLSX",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "required": ["file"],
-                    }
-                },
-                "text/csv": {"schema": {"type": "string"}},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                    "schema": {"type": "string", "format": "binary"}
-                },
-            }
-        }
-    },
+    openapi_extra={"requestBody": {"required": True, "content": UPLOAD_CONTENT}},
     responses={
         403: {"description": "The client has no submitter role at all", **_PROBLEM},
-        413: {"description": "File too large", **_PROBLEM},
+        413: {"description": "File too large, or too many rows", **_PROBLEM},
+        415: {"description": "Not a file upload", **_PROBLEM},
+        422: {
+            "description": "Rows rejected and `partial` not set: nothing written "
+            "(`import-rejected`, with `rows` and `summary`); or the file cannot be read",
+            **_PROBLEM,
+        },
     },
 )
 async def import_activities(
@@ -294,54 +333,38 @@ async def import_activities(
         ActivityTypeName | None,
         Query(description="Type of rows without a “Loại hoạt động” column"),
     ] = None,
-) -> ImportResult:
-    """One result per row; idempotent by the `source_system` and `external_id` columns.
-    A row in a province the client may not submit for is rejected as `forbidden`."""
-    limit = app.settings.import_max_bytes
-    content_type = request.headers.get("content-type", "")
-    filename: str | None = None
-    if content_type.startswith("multipart/form-data"):
-        data, filename, content_type = await _uploaded(request, limit)
-    else:
-        data = await _read_limited(request, limit, "An upload")
+    partial: Annotated[
+        bool, Query(description="Write the rows that passed even if others were rejected")
+    ] = False,
+    allow_pending: AllowPending = False,
+) -> UploadResult:
+    """The file as the body (CSV or XLSX) or as the form field `file`. Every row is
+    checked first; nothing is written unless every row passed, or `partial=true`.
+    Idempotent by the `source_system` and `external_id` columns. A row in a province
+    the client may not submit for is rejected as `forbidden`."""
+    upload = await read_upload(request, app.settings.import_max_bytes)
     return await app.activities.import_file(
-        caller, data, filename=filename, content_type=content_type, activity_type=type
+        caller, upload, activity_type=type, partial=partial, allow_pending=allow_pending
     )
-
-
-async def _uploaded(request: Request, limit: int) -> tuple[bytes, str | None, str]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise _too_large("An upload", limit)
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload: Any = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise Problem(
-                422,
-                "validation",
-                "Invalid request",
-                "Send the file in the multipart field `file`.",
-                errors=[{"loc": ["body", "file"], "msg": "Field required"}],
-            )
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise _too_large("An upload", limit)
-        return data, upload.filename, upload.content_type or ""
 
 
 @router.get(
     "/imports/activities/{activity_type}/template.xlsx",
     tags=["imports"],
+    summary="The upload template of an activity type",
     response_class=Response,
-    responses={
-        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
-    },
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "The XLSX template"}},
 )
 async def import_template(activity_type: ActivityTypeName) -> Response:
-    """The upload template of one type, with Vietnamese headers and a guide sheet."""
+    """The upload template of one type, with Vietnamese headers, drop-down lists for
+    fixed values and a guide sheet."""
+    note = (
+        "Mỗi dòng là một hoạt động, xác định bởi (Hệ thống nguồn, Mã bản ghi): "
+        "gửi lại cùng dòng không tạo bản ghi mới."
+    )
     return Response(
-        template_xlsx(activity_type),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        template_xlsx(activity_type, columns_for(activity_type), [note]),
+        media_type=XLSX_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{activity_type}.xlsx"'},
     )
 
@@ -350,6 +373,7 @@ async def import_template(activity_type: ActivityTypeName) -> Response:
     "/status",
     response_model=ServiceStatus,
     tags=["operations"],
+    summary="How far the registry replica got",
     responses={403: {"description": "Not an admin", **_PROBLEM}},
 )
 async def status(app: EventsDep, caller: Caller) -> ServiceStatus:

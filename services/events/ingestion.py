@@ -21,7 +21,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from services.events.access import FORBIDDEN, activity_province, authorizable, refusal
+from services.events.access import FORBIDDEN, activity_province, authorizable
 from services.events.items import Incoming, body_of
 from services.events.replica import RegistryReplica
 from services.events.repository import ActivityRepository
@@ -32,9 +32,11 @@ from services.events.transitions import (
     decide_put,
     storage_key,
 )
-from services.events.validation import FieldError, Verdict, field_error, validate
+from services.events.validation import FieldError, Verdict, field_error, refuse_missing, validate
 from shared.auth import Principal
 from shared.contracts.activities import ActivityBase
+from shared.edge.authorization import refusal
+from shared.edge.i18n import say
 from shared.http import Problem
 from shared.mongo import Document
 
@@ -154,11 +156,22 @@ class Ingestion:
     def check(self, activity: ActivityBase) -> Verdict:
         return validate(activity, self._replica.cache, self._today())
 
-    async def ingest(self, items: Sequence[Incoming], caller: Principal) -> list[ItemOutcome]:
+    async def ingest(
+        self,
+        items: Sequence[Incoming],
+        caller: Principal,
+        *,
+        allow_pending: bool = False,
+        write: bool = True,
+    ) -> list[ItemOutcome]:
         """Check rights, validate and write items; one outcome per item, in order.
 
         An item the caller may not submit is rejected (`forbidden`) before anything
-        of it is written; the others go on.
+        of it is written; the others go on. A reference the replica does not know
+        rejects the item, naming the field and the value, unless `allow_pending`:
+        then the item is stored as `pending_reference` until the reference arrives.
+        With `write=False` nothing is written: items that would be accepted come back
+        `valid` (an upload checks every row before it writes any).
         """
         outcomes: dict[int, ItemOutcome] = {}
         checked: list[_Valid] = []
@@ -179,9 +192,13 @@ class Ingestion:
                     item.verdict = self.check(item.activity)
         valid: list[_Valid] = []
         for item in checked:
+            if not allow_pending:
+                refuse_missing(item.activity, item.verdict)
             unit_id = item.activity.unit_id
-            if authorizable(unit_id):
-                province = self._replica.cache.province_of(unit_id)
+            province = self._replica.cache.province_of(unit_id)
+            # An unknown unit is reported as such (422), not as a missing right on the
+            # province it cannot be placed in; pending, it needs national scope.
+            if authorizable(unit_id) and (province is not None or allow_pending):
                 problem = refusal(caller, "submitter", province)
                 if problem is not None:
                     outcomes[item.index] = _forbidden(item.index, ["unit_id"], problem)
@@ -198,6 +215,7 @@ class Ingestion:
                 )
                 if value is not None
             }
+            extensions.update(verdict.unknown or {})
             outcomes[item.index] = ItemOutcome(
                 item.index,
                 "rejected",
@@ -205,10 +223,12 @@ class Ingestion:
                 kind=verdict.kind,
                 extensions=extensions,
             )
-        for outcome in await self._write(valid, caller):
+        written = await self._write(valid, caller) if write else await self._check(valid, caller)
+        for outcome in written:
             outcomes[outcome.index] = outcome
-        for outcome in outcomes.values():
-            ITEMS.labels(outcome.status).inc()
+        if write:
+            for outcome in outcomes.values():
+                ITEMS.labels(outcome.status).inc()
         return [outcomes[incoming.index] for incoming in items]
 
     def _stored_refusal(
@@ -221,11 +241,30 @@ class Ingestion:
         problem = refusal(caller, "submitter", province)
         if problem is None:
             return []
-        about = (
+        about = say(
             f"activity {current['id']} ({current['_id']}) is stored in "
-            f"{'province ' + province if province else 'no known province'}: "
+            f"{'province ' + province if province else 'no known province'}: ",
+            f"hoạt động {current['id']} ({current['_id']}) được lưu ở "
+            f"{'tỉnh ' + province if province else 'tỉnh chưa xác định'}: ",
         )
         return [_forbidden(item.index, [], problem, about) for item in items]
+
+    async def _check(self, items: Sequence[_Valid], caller: Principal) -> list[ItemOutcome]:
+        """What `_write` would answer, without writing: against the stored activities."""
+        groups: dict[str, list[_Valid]] = {}
+        for item in items:
+            groups.setdefault(storage_key(*item.key), []).append(item)
+        found = await self._activities.current_many(sorted(groups))
+        results: list[ItemOutcome] = []
+        now = self._now()
+        for key, group in groups.items():
+            refused = self._stored_refusal(found.get(key), group, caller)
+            if refused:
+                results.extend(refused)
+                continue
+            for outcome in _fold(found.get(key), group, now).outcomes:
+                results.append(outcome if outcome.rejected else ItemOutcome(outcome.index, "valid"))
+        return results
 
     async def _write(self, items: Sequence[_Valid], caller: Principal) -> list[ItemOutcome]:
         groups: dict[str, list[_Valid]] = {}
@@ -269,7 +308,15 @@ class Ingestion:
                     ItemOutcome(
                         item.index,
                         "rejected",
-                        errors=[field_error([], "the activity kept changing; send it again")],
+                        errors=[
+                            field_error(
+                                [],
+                                say(
+                                    "the activity kept changing; send it again",
+                                    "hoạt động liên tục thay đổi; hãy gửi lại",
+                                ),
+                            )
+                        ],
                         kind=CONCURRENT,
                     )
                     for item in groups[key]

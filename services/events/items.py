@@ -8,7 +8,6 @@ never stops the others.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +18,15 @@ from services.events.schemas import ItemKey
 from services.events.validation import FieldError, field_error
 from shared.contracts import ACTIVITY_TYPES, Activity
 from shared.contracts.activities import ActivityBase
+from shared.edge.bodies import JsonSyntaxError, parse_json
+from shared.edge.i18n import pydantic_message, say
+from shared.edge.problems import malformed_body, too_many_items
 from shared.http import Problem
 
 MAX_BATCH_ITEMS = 1000
 NDJSON = "application/x-ndjson"
+NDJSON_TYPES = (NDJSON, "application/ndjson", "application/jsonl")
+MALFORMED = "malformed-batch"
 ACTIVITY_ADAPTER: TypeAdapter[Activity] = TypeAdapter(Activity)
 _KEY_FIELDS = ("source_system", "external_id")
 
@@ -56,9 +60,14 @@ def errors_of(exc: ValidationError, tag: object = None) -> list[FieldError]:
         if loc and loc[0] == tag and tag in ACTIVITY_TYPES:
             loc = loc[1:]
         if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
-            found.append(field_error(["type"], f"must be one of {', '.join(ACTIVITY_TYPES)}"))
+            listed = ", ".join(ACTIVITY_TYPES)
+            found.append(
+                field_error(
+                    ["type"], say(f"must be one of {listed}", f"phải là một trong: {listed}")
+                )
+            )
             continue
-        found.append(field_error(loc, error["msg"]))
+        found.append(field_error(loc, pydantic_message(dict(error))))
     return found
 
 
@@ -80,7 +89,8 @@ def normalised(activity: ActivityBase) -> ActivityBase:
 def parse_item(index: int, raw: Any) -> Incoming:
     """Validate one batch item (body + key) against the contract."""
     if not isinstance(raw, dict):
-        return Incoming(index, errors=[field_error([], "an item must be a JSON object")])
+        message = say("an item must be a JSON object", "mỗi mục phải là một đối tượng JSON")
+        return Incoming(index, errors=[field_error([], message)])
     raw = nfc(raw)
     errors: list[FieldError] = []
     key: tuple[str, str] | None = None
@@ -103,39 +113,32 @@ def parse_item(index: int, raw: Any) -> Incoming:
 
 
 def _too_many(count: int) -> Problem:
-    return Problem(
-        413,
-        "batch-too-large",
-        "Batch too large",
-        f"A batch holds at most {MAX_BATCH_ITEMS} activities; this one has {count}. "
-        "Split it into batches of 1,000 or fewer.",
-        limit=MAX_BATCH_ITEMS,
-        items=count,
-    )
+    return too_many_items("batch-too-large", MAX_BATCH_ITEMS, count, "activities", "hoạt động")
 
 
 def parse_batch(raw: bytes, content_type: str) -> list[Incoming]:
-    """Items of a JSON-array or NDJSON batch; 400 when the body is neither, 413 past 1,000."""
+    """Items of a JSON-array or NDJSON batch; 400 when the body is neither (or nests
+    too deep, or holds an integer too large), 413 past 1,000 items."""
     media_type = content_type.split(";")[0].strip().lower()
-    if media_type in (NDJSON, "application/ndjson", "application/jsonl"):
+    if media_type in NDJSON_TYPES:
         return _parse_ndjson(raw)
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Problem(
-            400,
-            "malformed-batch",
-            "Malformed batch",
+        document = parse_json(raw, MALFORMED)
+    except JsonSyntaxError as exc:
+        raise malformed_body(
+            MALFORMED,
             f"The body is not valid JSON ({exc}); send a JSON array of activities, "
             f"or NDJSON with Content-Type: {NDJSON}.",
-        ) from exc
+            f"Nội dung không phải JSON hợp lệ ({exc}); hãy gửi một mảng JSON các hoạt động, "
+            f"hoặc NDJSON với Content-Type: {NDJSON}.",
+        ) from None
     if not isinstance(document, list):
-        raise Problem(
-            400,
-            "malformed-batch",
-            "Malformed batch",
+        raise malformed_body(
+            MALFORMED,
             f"The body must be a JSON array of activities (or NDJSON with Content-Type: "
             f"{NDJSON}), not a JSON {type(document).__name__}.",
+            f"Nội dung phải là một mảng JSON các hoạt động (hoặc NDJSON với Content-Type: "
+            f"{NDJSON}), không phải {type(document).__name__}.",
         )
     if len(document) > MAX_BATCH_ITEMS:
         raise _too_many(len(document))
@@ -146,8 +149,8 @@ def _parse_ndjson(raw: bytes) -> list[Incoming]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Problem(
-            400, "malformed-batch", "Malformed batch", f"The body is not UTF-8 ({exc})."
+        raise malformed_body(
+            MALFORMED, f"The body is not UTF-8 ({exc}).", f"Nội dung không phải UTF-8 ({exc})."
         ) from exc
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if len(lines) > MAX_BATCH_ITEMS:
@@ -155,11 +158,13 @@ def _parse_ndjson(raw: bytes) -> list[Incoming]:
     items: list[Incoming] = []
     for index, (number, line) in enumerate(lines):
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            items.append(
-                Incoming(index, errors=[field_error([], f"line {number} is not JSON: {exc}")])
+            # Too deep or too large a number is refused for the whole batch (400).
+            value = parse_json(line, MALFORMED)
+        except JsonSyntaxError as exc:
+            message = say(
+                f"line {number} is not JSON: {exc}", f"dòng {number} không phải JSON: {exc}"
             )
+            items.append(Incoming(index, errors=[field_error([], message)]))
             continue
         items.append(parse_item(index, value))
     return items

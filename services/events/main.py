@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.events.api import EventsApp, router
+from services.events.api import router
 from services.events.config import EventsSettings
+from services.events.deps import EventsApp
 from services.events.handlers import RegistryReplicaHandler
 from services.events.ingestion import Ingestion, utc_now
 from services.events.pending import PendingResolver, PendingSweeper
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from services.events.replica import RegistryReplica
 from services.events.repository import (
     OUTBOX_COLLECTIONS,
@@ -19,10 +20,10 @@ from services.events.repository import (
     ReferenceRepository,
 )
 from services.events.service import ActivityService
-from services.events.validation import today_in_vietnam
 from shared.app import create_service_app
 from shared.auth.tokens import JwksSource
 from shared.contracts import REGISTRY
+from shared.edge.dates import today_in_vietnam
 from shared.runtime import ServiceRuntime
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from services.events.references import (
+from services.events.reference_cache import (
     CLUB,
     PROGRAMME,
     SITE,

@@ -48,6 +48,8 @@ class ActivityQuery:
     started_from: str | None = None
     started_to: str | None = None
     statuses: tuple[str, ...] = ()
+    # Only activities written (created, revised, voided, resolved) at or after this.
+    updated_since: datetime | None = None
     # Resume after this (started_on, id).
     after: tuple[str, str] | None = None
 
@@ -72,6 +74,8 @@ class ActivityQuery:
             clauses.append({"activity.started_on": dates})
         if self.statuses:
             clauses.append({"status": {"$in": list(self.statuses)}})
+        if self.updated_since is not None:
+            clauses.append({"updated_at": {"$gte": self.updated_since}})
         if self.after is not None:
             started_on, last_id = self.after
             clauses.append(
@@ -190,11 +194,6 @@ class ActivityRepository:
         if references is not None:
             query["pending_on"] = {"$in": list(references)}
         return await self._collection.find(query, {OUTBOX_FIELD: 0, "history": 0}).to_list(None)
-
-    async def pending_older_than(self, moment: datetime) -> int:
-        return await self._collection.count_documents(
-            {"status": Status.PENDING.value, "pending_since": {"$lt": moment}}
-        )
 
 
 class ReferenceRepository:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts import Activity
+from shared.schemas import ItemProblem
 
 SourceSystem = Annotated[
     str,
@@ -57,20 +58,6 @@ class VoidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-
-
-class ItemProblem(BaseModel):
-    """Why an item was rejected, as the problem a single `PUT` of it would answer."""
-
-    type: str = Field(description="Problem type URL, e.g. `…/problems/forbidden`")
-    title: str
-    status: int = Field(description="The HTTP status a single `PUT` would have had (403, 409, 422)")
-    required_role: str | None = Field(
-        default=None, description="For `forbidden`: the role the item needed"
-    )
-    required_province: str | None = Field(
-        default=None, description="For `forbidden`: the province it needed it for (`vn`: national)"
-    )
 
 
 class ItemResult(BaseModel):
@@ -144,22 +131,3 @@ class ActivityType(BaseModel):
 
     type: str
     json_schema: dict[str, Any] = Field(alias="schema", description="JSON Schema of the body")
-
-
-class RowResult(BaseModel):
-    row: int = Field(description="Row number in the sheet or file (the header is row 1)")
-    status: ItemStatus
-    source_system: str | None = None
-    external_id: str | None = None
-    id: str | None = None
-    version: int | None = None
-    activity_status: ActivityStatus | None = None
-    pending_on: list[str] | None = None
-    errors: list[FieldError] | None = None
-    problem: ItemProblem | None = None
-
-
-class ImportResult(BaseModel):
-    format: Literal["csv", "xlsx"]
-    rows: list[RowResult]
-    summary: Summary

@@ -7,9 +7,6 @@ trail by its natural key and the version it left.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache
@@ -17,10 +14,11 @@ from pathlib import PurePath
 from typing import Any
 
 from services.events import imports
-from services.events.access import FORBIDDEN, activity_province, require_role
+from services.events.access import FORBIDDEN, activity_province
+from services.events.columns import ALL_COLUMNS, REQUIRED_COLUMNS
 from services.events.ingestion import CONCURRENT, VOIDED, Ingestion, ItemOutcome
 from services.events.items import Incoming, nfc, normalised, parse_batch
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from services.events.repository import ActivityQuery, ActivityRepository
 from services.events.schemas import (
     ActivityDetail,
@@ -29,32 +27,57 @@ from services.events.schemas import (
     ActivityType,
     ActivityWritten,
     BatchResult,
-    ImportResult,
     ItemResult,
-    RowResult,
     Summary,
 )
 from services.events.transitions import Outcome, Status, decide_void, storage_key
+from services.events.transitions import activity_id as natural_id
 from services.events.validation import WRONG_EDITION
 from shared.audit import note_write
 from shared.auth import Principal
-from shared.auth.http import authorize
 from shared.contracts import ACTIVITY_MODELS, ACTIVITY_TYPES
 from shared.contracts.activities import ActivityBase
+from shared.edge import problems
+from shared.edge.authorization import require, require_role
+from shared.edge.cursors import decode_cursor, encode_cursor
+from shared.edge.i18n import say
+from shared.edge.spreadsheets import (
+    Row,
+    Upload,
+    column_errors,
+    read_rows,
+    read_table,
+    upload_answer,
+)
 from shared.http import PROBLEM_BASE, Problem
 from shared.mongo import Document
+from shared.schemas import RowResult, UploadResult
 from shared.units import NATION_ID, parse_unit_id
 
 # Listed unless asked for: a voided activity no longer counts anywhere.
 DEFAULT_STATUSES = (Status.ACTIVE.value, Status.PENDING.value, Status.REJECTED.value)
 _TITLES = {
-    "validation": (422, "Invalid activity"),
-    "invalid-activity": (422, "Activity breaks a rule"),
-    WRONG_EDITION: (422, "Unit of the wrong edition for the activity's date"),
-    VOIDED: (409, "Activity is voided"),
-    CONCURRENT: (409, "Activity changed concurrently"),
-    FORBIDDEN: (403, "Not allowed for this client"),
+    "validation": (422, ("Invalid activity", "Hoạt động không hợp lệ")),
+    "invalid-activity": (422, ("Activity breaks a rule", "Hoạt động vi phạm quy tắc")),
+    WRONG_EDITION: (
+        422,
+        ("Unit of the wrong edition for the activity's date", "Đơn vị sai cơ cấu so với ngày"),
+    ),
+    "unknown-unit": (422, ("Unknown unit", "Không có đơn vị hành chính này")),
+    "unknown-programme": (422, ("Unknown programme", "Không có chương trình này")),
+    "unknown-club": (422, ("Unknown club", "Không có câu lạc bộ này")),
+    "unknown-site": (422, ("Unknown site", "Không có điểm này")),
+    VOIDED: (409, ("Activity is voided", "Hoạt động đã bị hủy")),
+    CONCURRENT: (409, ("Activity changed concurrently", "Hoạt động bị thay đổi đồng thời")),
+    FORBIDDEN: (403, ("Not allowed for this client", "Ứng dụng không được phép")),
 }
+
+
+def _status_and_title(kind: str) -> tuple[int, str]:
+    status, (en, vi) = _TITLES.get(kind, _TITLES["invalid-activity"])
+    return status, say(en, vi)
+
+
 # Problem members a rejected batch item or upload row repeats from its problem.
 _ITEM_PROBLEM_MEMBERS = ("required_role", "required_province")
 _MAX_VOID_ATTEMPTS = 20
@@ -75,7 +98,7 @@ def _item_problem(outcome: ItemOutcome) -> dict[str, Any] | None:
     if not outcome.rejected:
         return None
     kind = outcome.kind or "invalid-activity"
-    status, title = _TITLES.get(kind, (422, "Invalid activity"))
+    status, title = _status_and_title(kind)
     members = {
         name: outcome.extensions[name]
         for name in _ITEM_PROBLEM_MEMBERS
@@ -84,19 +107,21 @@ def _item_problem(outcome: ItemOutcome) -> dict[str, Any] | None:
     return {"type": PROBLEM_BASE + kind, "title": title, "status": status, **members}
 
 
+def _item_fields(outcome: ItemOutcome) -> dict[str, Any]:
+    """What a batch item's or an upload row's result says about its outcome."""
+    return {
+        "status": outcome.status,
+        "id": outcome.id,
+        "version": outcome.version,
+        "activity_status": outcome.activity_status,
+        "pending_on": outcome.pending_on or None,
+        "errors": outcome.errors or None,
+        "problem": _item_problem(outcome),
+    }
+
+
 def _item_result(outcome: ItemOutcome) -> ItemResult:
-    return ItemResult.model_validate(
-        {
-            "index": outcome.index,
-            "status": outcome.status,
-            "id": outcome.id,
-            "version": outcome.version,
-            "activity_status": outcome.activity_status,
-            "pending_on": outcome.pending_on or None,
-            "errors": outcome.errors or None,
-            "problem": _item_problem(outcome),
-        }
-    )
+    return ItemResult.model_validate({"index": outcome.index, **_item_fields(outcome)})
 
 
 def _note_written(outcomes: Sequence[ItemOutcome]) -> None:
@@ -119,25 +144,12 @@ def activity_out(document: Document) -> dict[str, Any]:
     return {name: value for name, value in document.items() if name != "_id"}
 
 
-def encode_cursor(document: Document) -> str:
-    raw = json.dumps([document["activity"]["started_on"], document["_id"]]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _after(key: tuple[object, ...] | None) -> tuple[str, str] | None:
+    return None if key is None else (str(key[0]), str(key[1]))
 
 
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded))
-        if not (isinstance(value, list) and len(value) == 2):
-            raise TypeError("a cursor holds two strings")
-        started_on, last_id = value
-        if not isinstance(started_on, str) or not isinstance(last_id, str):
-            raise TypeError("a cursor holds two strings")
-        return started_on, last_id
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise Problem(
-            400, "invalid-cursor", "Invalid cursor", "Pass `next_cursor` back exactly as received."
-        ) from exc
+def _cursor_key(document: Document) -> list[str | int]:
+    return [document["activity"]["started_on"], document["_id"]]
 
 
 class ActivityService:
@@ -159,12 +171,18 @@ class ActivityService:
         self._import_max_rows = import_max_rows
 
     async def put(
-        self, caller: Principal, source_system: str, external_id: str, activity: ActivityBase
+        self,
+        caller: Principal,
+        source_system: str,
+        external_id: str,
+        activity: ActivityBase,
+        *,
+        allow_pending: bool = False,
     ) -> tuple[ActivityWritten, bool]:
         """Record or revise one activity; returns it and whether it was created."""
         key = (nfc(source_system), nfc(external_id))
         incoming = Incoming(0, key=key, activity=normalised(activity))
-        [outcome] = await self._ingestion.ingest([incoming], caller)
+        [outcome] = await self._ingestion.ingest([incoming], caller, allow_pending=allow_pending)
         if outcome.rejected:
             raise self._problem(outcome)
         _note_written([outcome])
@@ -181,14 +199,16 @@ class ActivityService:
     @staticmethod
     def _problem(outcome: ItemOutcome) -> Problem:
         kind = outcome.kind or "invalid-activity"
-        status, title = _TITLES.get(kind, (422, "Invalid activity"))
+        status, title = _status_and_title(kind)
         errors = [{"loc": ["body", *error["loc"]], "msg": error["msg"]} for error in outcome.errors]
-        detail = errors[0]["msg"] if len(errors) == 1 else f"{len(errors)} problems; see `errors`."
-        return Problem(status, kind, title, detail, errors=errors, **outcome.extensions)
+        return problems.rejected(status, kind, title, errors, **outcome.extensions)
 
-    async def batch(self, caller: Principal, raw: bytes, content_type: str) -> BatchResult:
+    async def batch(
+        self, caller: Principal, raw: bytes, content_type: str, *, allow_pending: bool = False
+    ) -> BatchResult:
         require_role(caller, "submitter")
-        outcomes = await self._ingestion.ingest(parse_batch(raw, content_type), caller)
+        items = parse_batch(raw, content_type)
+        outcomes = await self._ingestion.ingest(items, caller, allow_pending=allow_pending)
         _note_written(outcomes)
         return BatchResult(
             results=[_item_result(outcome) for outcome in outcomes],
@@ -199,10 +219,8 @@ class ActivityService:
         for _ in range(_MAX_VOID_ATTEMPTS):
             current = await self._activities.current(activity_id)
             if current is None:
-                raise Problem(
-                    404, "unknown-activity", "Unknown activity", f"No activity {activity_id!r}."
-                )
-            authorize(caller, "submitter", activity_province(self._references, current))
+                raise problems.missing("activity", activity_id)
+            require(caller, "submitter", activity_province(self._references, current))
             change = decide_void(current, nfc(reason), self._now())
             if change.outcome is Outcome.UNCHANGED or await self._activities.update(change):
                 if change.events:
@@ -222,15 +240,24 @@ class ActivityService:
                         "status": document["status"],
                     }
                 )
-        raise Problem(409, CONCURRENT, _TITLES[CONCURRENT][1], "Try the void again.")
+        raise problems.concurrent_write(activity_id)
+
+    async def get_by_key(
+        self, caller: Principal, source_system: str, external_id: str
+    ) -> ActivityDetail:
+        """The activity a province's system knows by its natural key."""
+        return await self.get(caller, natural_id(nfc(source_system), nfc(external_id)))
+
+    async def void_by_key(
+        self, caller: Principal, source_system: str, external_id: str, reason: str
+    ) -> ActivityWritten:
+        return await self.void(caller, natural_id(nfc(source_system), nfc(external_id)), reason)
 
     async def get(self, caller: Principal, activity_id: str) -> ActivityDetail:
         document = await self._activities.get(activity_id)
         if document is None:
-            raise Problem(
-                404, "unknown-activity", "Unknown activity", f"No activity {activity_id!r}."
-            )
-        authorize(caller, "viewer", activity_province(self._references, document))
+            raise problems.missing("activity", activity_id)
+        require(caller, "viewer", activity_province(self._references, document))
         current = {
             "version": document["version"],
             "status": document["status"],
@@ -249,15 +276,19 @@ class ActivityService:
         """
         if unit_id is not None and unit_id != NATION_ID:
             if parse_unit_id(unit_id) is None:
-                raise Problem(
-                    422,
-                    "validation",
-                    "Invalid request",
+                detail = say(
                     f"{unit_id!r} is not a unit id: expected vn, vn63:<code> or vn34:<code>, "
                     "optionally followed by .<village code>.",
-                    errors=[{"loc": ["query", "unit_id"], "msg": "not a unit id"}],
+                    f"{unit_id!r} không phải mã đơn vị: cần vn, vn63:<mã> hoặc vn34:<mã>, có "
+                    "thể kèm .<mã thôn>.",
                 )
-            authorize(caller, "viewer", self._references.province_of(unit_id))
+                raise problems.validation([problems.field_error(["query", "unit_id"], detail)])
+            province = self._references.province_of(unit_id)
+            # A village not seen yet lies in its commune's province; anything else
+            # that cannot be placed is unknown.
+            if province is None and unit_id not in self._references.units:
+                raise problems.unknown_reference("unit", unit_id, ["query", "unit_id"])
+            require(caller, "viewer", province)
         else:
             require_role(caller, "viewer")
         return None if caller.national else tuple(sorted(caller.provinces))
@@ -273,6 +304,7 @@ class ActivityService:
         started_from: date | None,
         started_to: date | None,
         statuses: Sequence[str],
+        updated_since: datetime | None = None,
         limit: int,
         cursor: str | None,
     ) -> ActivityList:
@@ -286,64 +318,82 @@ class ActivityService:
             started_from=started_from.isoformat() if started_from else None,
             started_to=started_to.isoformat() if started_to else None,
             statuses=tuple(statuses) or DEFAULT_STATUSES,
-            after=decode_cursor(cursor) if cursor else None,
+            updated_since=updated_since,
+            after=_after(decode_cursor(cursor, (str, str))),
         )
         documents = await self._activities.page(query, limit + 1)
         more = len(documents) > limit
         documents = documents[:limit]
         return ActivityList(
             items=[ActivityOut.model_validate(activity_out(d)) for d in documents],
-            next_cursor=encode_cursor(documents[-1]) if more else None,
+            next_cursor=encode_cursor(_cursor_key(documents[-1])) if more else None,
         )
 
     async def import_file(
         self,
         caller: Principal,
-        data: bytes,
+        upload: Upload,
         *,
-        filename: str | None,
-        content_type: str | None,
         activity_type: str | None,
-    ) -> ImportResult:
+        partial: bool,
+        allow_pending: bool,
+    ) -> UploadResult:
+        """Check every row, then write them all, or (with `partial`) the good ones."""
         require_role(caller, "submitter")
-        file_format = imports.detect_format(filename, content_type, data)
-        default_type = activity_type
-        if file_format == "xlsx":
-            sheet, rows = imports.read_xlsx(data)
-        else:
-            sheet, rows = "", imports.read_csv(data)
-        if default_type is None:
-            stem = PurePath(filename or "").stem
-            default_type = next((t for t in (sheet, stem) if t in ACTIVITY_TYPES), None)
-        read = list(rows)
-        if len(read) > self._import_max_rows:
-            raise Problem(
-                413,
-                "import-too-large",
-                "Too many rows",
-                f"A file holds at most {self._import_max_rows} rows; this one has {len(read)}.",
-                limit=self._import_max_rows,
-            )
-        results: list[RowResult] = []
-        for start in range(0, len(read), 1000):
-            chunk = read[start : start + 1000]
-            items = [imports.to_item(row, index, default_type) for index, row in enumerate(chunk)]
-            outcomes = await self._ingestion.ingest(items, caller)
-            _note_written(outcomes)
-            for row, outcome in zip(chunk, outcomes, strict=True):
-                result = _item_result(outcome).model_dump(exclude={"index"})
-                results.append(
-                    RowResult.model_validate(
-                        {
-                            **result,
-                            "row": row.number,
-                            "source_system": row.values.get("source_system"),
-                            "external_id": row.values.get("external_id"),
-                        }
-                    )
-                )
-        return ImportResult(
-            format=file_format,
-            rows=results,
-            summary=_summary([result.status for result in results]),
+        table = read_table(upload)
+        default_type = activity_type or next(
+            (
+                name
+                for name in (table.title, PurePath(upload.filename or "").stem)
+                if name in ACTIVITY_TYPES
+            ),
+            None,
         )
+        rows = read_rows(
+            table,
+            ALL_COLUMNS,
+            required=REQUIRED_COLUMNS,
+            max_rows=self._import_max_rows,
+            template=imports.TEMPLATE,
+        )
+        items = [imports.to_item(row, index, default_type) for index, row in enumerate(rows)]
+        checked = await self._ingest(items, caller, allow_pending, write=False)
+        rejected = any(outcome.rejected for outcome in checked)
+        outcomes = checked
+        if partial or not rejected:
+            passed = {outcome.index for outcome in checked if not outcome.rejected}
+            written = await self._ingest(
+                [item for item in items if item.index in passed], caller, allow_pending
+            )
+            by_index = {outcome.index: outcome for outcome in [*checked, *written]}
+            outcomes = [by_index[item.index] for item in items]
+            _note_written(written)
+        results = [_row_result(row, outcome) for row, outcome in zip(rows, outcomes, strict=True)]
+        return upload_answer("activities", table, results, partial=partial)
+
+    async def _ingest(
+        self, items: list[Incoming], caller: Principal, allow_pending: bool, *, write: bool = True
+    ) -> list[ItemOutcome]:
+        """`Ingestion.ingest` a thousand items at a time, as a batch would."""
+        outcomes: list[ItemOutcome] = []
+        for start in range(0, len(items), 1000):
+            outcomes.extend(
+                await self._ingestion.ingest(
+                    items[start : start + 1000], caller, allow_pending=allow_pending, write=write
+                )
+            )
+        return outcomes
+
+
+def _row_result(row: Row, outcome: ItemOutcome) -> RowResult:
+    result = {name: value for name, value in _item_fields(outcome).items() if name != "errors"}
+    errors = column_errors(outcome.errors, ALL_COLUMNS) if outcome.errors else None
+    return RowResult.model_validate(
+        {
+            **result,
+            "row": row.number,
+            "errors": errors,
+            "source_system": row.values.get("source_system"),
+            "external_id": row.values.get("external_id"),
+        }
+    )

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.events.messages import state_event, voided_event
-from services.events.references import CLUB, PROGRAMME, SITE, UNIT, split_key
+from services.events.reference_cache import CLUB, PROGRAMME, SITE, UNIT, split_key
 from services.events.validation import FieldError, Verdict, field_error
 from shared.consumer_state import document_time
 from shared.contracts import CloudEvent

@@ -9,16 +9,17 @@ Locations in errors are relative to the activity body (`["club_id"]`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
-from services.events.references import (
+from services.events.reference_cache import (
     CLUB,
     PROGRAMME,
     SITE,
     UNIT,
     ReferenceCache,
     reference_key,
+    split_key,
 )
 from shared.contracts.activities import (
     ACTIVITY_MODELS,
@@ -27,10 +28,10 @@ from shared.contracts.activities import (
     SchoolExchange,
     SupportDelivery,
 )
+from shared.edge.dates import future_date_error
+from shared.edge.i18n import say
 from shared.units import LAST_DAY_VN63, NATION_ID, REFORM_DATE, edition_on, parse_unit_id
 
-# Vietnam keeps UTC+7 all year: "today" for a province is the date there.
-VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 # The kind of site each type needs (`site_id`, and a school exchange's partners).
 SITE_KIND_BY_TYPE = {
     "learning_centre_class": "learning_centre",
@@ -48,10 +49,6 @@ def type_of(activity: ActivityBase) -> str:
     return _TYPE_OF_MODEL[type(activity)]
 
 
-def today_in_vietnam() -> date:
-    return datetime.now(UTC).astimezone(VIETNAM).date()
-
-
 def field_error(loc: list[str | int], msg: str) -> FieldError:
     return {"loc": loc, "msg": msg}
 
@@ -66,6 +63,8 @@ class Verdict:
     # For a wrong-edition unit: the units to use instead, `[{unit_id, share, name}]`.
     successors: list[dict[str, Any]] | None = None
     predecessors: list[dict[str, Any]] | None = None
+    # For an unknown reference refused at once: the first one's field and value.
+    unknown: dict[str, Any] | None = None
 
     @property
     def valid(self) -> bool:
@@ -78,10 +77,14 @@ class Verdict:
     def detail(self) -> str:
         """One sentence for a problem's `detail`: the first error, and how many more."""
         if not self.errors:
-            return "The activity is valid."
+            return say("The activity is valid.", "Hoạt động hợp lệ.")
         first = self.errors[0]["msg"]
         more = len(self.errors) - 1
-        return first if more == 0 else f"{first} (and {more} more; see `errors`)"
+        if more == 0:
+            return str(first)
+        return str(first) + say(
+            f" (and {more} more; see `errors`)", f" (và {more} lỗi khác; xem `errors`)"
+        )
 
 
 def validate(activity: ActivityBase, refs: ReferenceCache, today: date) -> Verdict:
@@ -96,17 +99,56 @@ def validate(activity: ActivityBase, refs: ReferenceCache, today: date) -> Verdi
     return verdict
 
 
+_FIELDS = {UNIT: "unit_id", PROGRAMME: "programme", CLUB: "club_id", SITE: "site_id"}
+_WORDS = {
+    UNIT: ("unit", "đơn vị hành chính"),
+    PROGRAMME: ("programme", "chương trình"),
+    CLUB: ("club", "câu lạc bộ"),
+    SITE: ("site", "điểm (cơ sở)"),
+}
+
+
+def refuse_missing(activity: ActivityBase, verdict: Verdict) -> None:
+    """Turn references the replica does not know into errors naming field and value.
+
+    Used unless the client opted in to pending (`?allow_pending=true`): a mistyped
+    club id or an unknown programme is answered at once, not 24 hours later.
+    """
+    if not verdict.missing:
+        return
+    first_kind = split_key(verdict.missing[0])[0]
+    for key in verdict.missing:
+        kind, value = split_key(key)
+        loc: list[str | int] = [_FIELDS[kind]]
+        if kind == SITE and isinstance(activity, SchoolExchange) and value != activity.site_id:
+            loc = ["partner_site_ids", activity.partner_site_ids.index(value)]
+        en, vi = _WORDS[kind]
+        verdict.errors.append(
+            field_error(
+                loc,
+                say(
+                    f"there is no {en} {value!r} in the registry; register it first, or send "
+                    "?allow_pending=true if it was registered a moment ago",
+                    f"không có {vi} {value!r} trong hệ thống đăng ký; hãy đăng ký trước, hoặc "
+                    "gửi ?allow_pending=true nếu vừa mới đăng ký",
+                ),
+            )
+        )
+    if verdict.kind == INVALID and len(verdict.errors) == len(verdict.missing):
+        verdict.kind = f"unknown-{first_kind}"
+        first = verdict.errors[0]
+        verdict.unknown = {
+            "field": ".".join(str(part) for part in first["loc"]),
+            "value": split_key(verdict.missing[0])[1],
+        }
+    verdict.missing = []
+
+
 def _check_dates(activity: ActivityBase, today: date, verdict: Verdict) -> None:
     for name in ("started_on", "ended_on"):
-        day: date = getattr(activity, name)
-        if day > today:
-            verdict.errors.append(
-                field_error(
-                    [name],
-                    f"{name} {day.isoformat()} is in the future "
-                    f"(today is {today.isoformat()} in Vietnam)",
-                )
-            )
+        error = future_date_error([name], getattr(activity, name), today)
+        if error is not None:
+            verdict.errors.append(error)
 
 
 def _named(refs: ReferenceCache, pairs: list[tuple[str, float]]) -> list[dict[str, Any]]:
@@ -133,8 +175,12 @@ def _check_unit(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict) 
         verdict.errors.append(
             field_error(
                 ["unit_id"],
-                f"{unit_id!r} is not a unit id: expected vn63:<code> or vn34:<code>, "
-                "optionally followed by .<village code> (e.g. vn63:06433 or vn63:06433.T05)",
+                say(
+                    f"{unit_id!r} is not a unit id: expected vn63:<code> or vn34:<code>, "
+                    "optionally followed by .<village code> (e.g. vn63:06433 or vn63:06433.T05)",
+                    f"{unit_id!r} không phải mã đơn vị: cần vn63:<mã> hoặc vn34:<mã>, có thể "
+                    "kèm .<mã thôn> (ví dụ vn63:06433 hoặc vn63:06433.T05)",
+                ),
             )
         )
         return
@@ -142,7 +188,10 @@ def _check_unit(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict) 
         verdict.errors.append(
             field_error(
                 ["unit_id"],
-                "an activity takes place in a province or a unit below it, not in `vn`",
+                say(
+                    "an activity takes place in a province or a unit below it, not in `vn`",
+                    "hoạt động diễn ra ở một tỉnh hoặc đơn vị cấp dưới, không phải `vn`",
+                ),
             )
         )
         return
@@ -172,17 +221,25 @@ def _wrong_edition(
     started = activity.started_on.isoformat()
     if expected == "vn34":
         verdict.successors = _named(refs, refs.successors_of(activity.unit_id))
-        instead = _listed(verdict.successors) or "the vn34 unit it became"
-        msg = (
+        instead = _listed(verdict.successors) or say(
+            "the vn34 unit it became", "đơn vị vn34 mà nó đã trở thành"
+        )
+        msg = say(
             f"{unit} is a unit of the structure in force until {LAST_DAY_VN63.isoformat()}; "
-            f"an activity started on {started} must use a vn34 unit: {instead}"
+            f"an activity started on {started} must use a vn34 unit: {instead}",
+            f"{unit} là đơn vị của cơ cấu có hiệu lực đến {LAST_DAY_VN63.isoformat()}; "
+            f"hoạt động bắt đầu ngày {started} phải dùng đơn vị vn34: {instead}",
         )
     else:
         verdict.predecessors = _named(refs, _peers(refs, activity.unit_id))
-        instead = _listed(verdict.predecessors) or "the vn63 unit(s) it was formed from"
-        msg = (
+        instead = _listed(verdict.predecessors) or say(
+            "the vn63 unit(s) it was formed from", "các đơn vị vn63 đã hợp thành nó"
+        )
+        msg = say(
             f"{unit} is a unit of the structure in force from {REFORM_DATE.isoformat()}; "
-            f"an activity started on {started} must use a vn63 unit: {instead}"
+            f"an activity started on {started} must use a vn63 unit: {instead}",
+            f"{unit} là đơn vị của cơ cấu có hiệu lực từ {REFORM_DATE.isoformat()}; "
+            f"hoạt động bắt đầu ngày {started} phải dùng đơn vị vn63: {instead}",
         )
     verdict.errors.append(field_error(["unit_id"], msg))
 
@@ -213,24 +270,36 @@ def _check_club(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict) 
         verdict.errors.append(
             field_error(
                 ["club_id"],
-                f"club {club.id} ({club.name}) lies in {refs.label(club.province_id)}, "
-                f"but the activity's unit {activity.unit_id} lies in {refs.label(province)}",
+                say(
+                    f"club {club.id} ({club.name}) lies in {refs.label(club.province_id)}, "
+                    f"but the activity's unit {activity.unit_id} lies in {refs.label(province)}",
+                    f"câu lạc bộ {club.id} ({club.name}) thuộc {refs.label(club.province_id)}, "
+                    f"nhưng đơn vị {activity.unit_id} của hoạt động thuộc {refs.label(province)}",
+                ),
             )
         )
     if club.dissolved_on is not None and club.dissolved_on < activity.started_on:
         verdict.errors.append(
             field_error(
                 ["club_id"],
-                f"club {club.id} ({club.name}) was dissolved on "
-                f"{club.dissolved_on.isoformat()}, before the activity started",
+                say(
+                    f"club {club.id} ({club.name}) was dissolved on "
+                    f"{club.dissolved_on.isoformat()}, before the activity started",
+                    f"câu lạc bộ {club.id} ({club.name}) đã giải thể ngày "
+                    f"{club.dissolved_on.isoformat()}, trước khi hoạt động bắt đầu",
+                ),
             )
         )
     if club.established_on is not None and club.established_on > activity.ended_on:
         verdict.errors.append(
             field_error(
                 ["club_id"],
-                f"club {club.id} ({club.name}) was established on "
-                f"{club.established_on.isoformat()}, after the activity ended",
+                say(
+                    f"club {club.id} ({club.name}) was established on "
+                    f"{club.established_on.isoformat()}, after the activity ended",
+                    f"câu lạc bộ {club.id} ({club.name}) thành lập ngày "
+                    f"{club.established_on.isoformat()}, sau khi hoạt động kết thúc",
+                ),
             )
         )
 
@@ -255,8 +324,12 @@ def _check_sites(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict)
             verdict.errors.append(
                 field_error(
                     loc,
-                    f"site {site.id} ({site.name}) is a {site.kind}; "
-                    f"a {kind_of_activity} needs a {needed}",
+                    say(
+                        f"site {site.id} ({site.name}) is a {site.kind}; "
+                        f"a {kind_of_activity} needs a {needed}",
+                        f"điểm {site.id} ({site.name}) là loại {site.kind}; "
+                        f"hoạt động {kind_of_activity} cần loại {needed}",
+                    ),
                 )
             )
         province = verdict.province_id
@@ -264,8 +337,14 @@ def _check_sites(activity: ActivityBase, refs: ReferenceCache, verdict: Verdict)
             verdict.errors.append(
                 field_error(
                     loc,
-                    f"site {site.id} ({site.name}) lies in {refs.label(site.province_id)}, "
-                    f"but the activity's unit {activity.unit_id} lies in {refs.label(province)}",
+                    say(
+                        f"site {site.id} ({site.name}) lies in {refs.label(site.province_id)}, "
+                        f"but the activity's unit {activity.unit_id} lies in "
+                        f"{refs.label(province)}",
+                        f"điểm {site.id} ({site.name}) thuộc {refs.label(site.province_id)}, "
+                        f"nhưng đơn vị {activity.unit_id} của hoạt động thuộc "
+                        f"{refs.label(province)}",
+                    ),
                 )
             )
 
@@ -277,7 +356,10 @@ def _check_type_rules(activity: ActivityBase, verdict: Verdict) -> None:
         verdict.errors.append(
             field_error(
                 ["roles"],
-                f"roles add up to {roles}, more than the {people} participants (female + male)",
+                say(
+                    f"roles add up to {roles}, more than the {people} participants (female + male)",
+                    f"tổng thành phần là {roles}, nhiều hơn {people} người tham gia (nữ + nam)",
+                ),
             )
         )
     if isinstance(activity, SupportDelivery):
@@ -285,7 +367,11 @@ def _check_type_rules(activity: ActivityBase, verdict: Verdict) -> None:
         if reached == 0:
             verdict.errors.append(
                 field_error(
-                    ["beneficiaries"], "a support delivery must reach at least one woman or child"
+                    ["beneficiaries"],
+                    say(
+                        "a support delivery must reach at least one woman or child",
+                        "hoạt động hỗ trợ phải đến với ít nhất một phụ nữ hoặc trẻ em",
+                    ),
                 )
             )
     if isinstance(activity, LearningCentreRating):
@@ -294,8 +380,13 @@ def _check_type_rules(activity: ActivityBase, verdict: Verdict) -> None:
             verdict.errors.append(
                 field_error(
                     ["school_year"],
-                    f"a rating of school year {activity.school_year} cannot be dated "
-                    f"{activity.started_on.isoformat()}, before the year began on "
-                    f"{first_year}-09-01",
+                    say(
+                        f"a rating of school year {activity.school_year} cannot be dated "
+                        f"{activity.started_on.isoformat()}, before the year began on "
+                        f"{first_year}-09-01",
+                        f"xếp loại năm học {activity.school_year} không thể ghi ngày "
+                        f"{activity.started_on.isoformat()}, trước khi năm học bắt đầu "
+                        f"{first_year}-09-01",
+                    ),
                 )
             )

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.registry.access_schemas import ClientCreated, ClientView
 from services.registry.directory import UnitDirectory
 from services.registry.repository import AccessRepository
 from shared.auth import NATIONAL_SCOPE, ROLES, SigningKey, issue_token, public_jwks
-from shared.http import Problem
+from shared.edge import problems
 from shared.logging import get_logger
 from shared.mongo import Document
 
@@ -118,12 +119,12 @@ class ClientService:
                 continue
             unit = self._directory.get(province)
             if unit is None or unit["level"] != "province":
-                raise Problem(
-                    422,
-                    "unknown-province",
-                    "Unknown province",
-                    f"{province!r} is not a province id (e.g. `vn63:20`, `vn34:20`) or `vn`.",
-                    errors=[{"loc": ["body", "provinces"], "msg": f"unknown province {province}"}],
+                raise problems.unknown_reference(
+                    "province",
+                    province,
+                    ["body", "provinces"],
+                    "Give a province id (e.g. `vn63:20`, `vn34:20`) or `vn`.",
+                    "Hãy ghi mã tỉnh (ví dụ `vn63:20`, `vn34:20`) hoặc `vn`.",
                 )
             scope.add(province)
             scope.update(successor for successor, _ in self._directory.index.successors(province))
@@ -132,7 +133,7 @@ class ClientService:
 
     async def create(
         self, name: str, roles: Sequence[str], provinces: Sequence[str], created_by: str
-    ) -> tuple[Document, str]:
+    ) -> ClientCreated:
         """A new client and its secret (shown this once)."""
         scope = self.scope_of(provinces)
         client_id = f"bdg-{secrets.token_hex(8)}"
@@ -148,7 +149,14 @@ class ClientService:
             "created_by": created_by,
         }
         await self._repository.add_client(document)
-        return document, secret
+        return ClientCreated(
+            client_id=client_id,
+            client_secret=secret,
+            name=name,
+            roles=document["roles"],
+            provinces=document["provinces"],
+            scope=scope,
+        )
 
     async def ensure_admin(self, client_id: str, secret: str) -> None:
         """The bootstrap admin from configuration: created, or its secret updated."""
@@ -173,12 +181,42 @@ class ClientService:
         """A signed access token, or `None` when the credentials are wrong."""
         client = await self._repository.client(client_id)
         hashed = client["secret_hash"] if client is not None else _DUMMY_HASH
-        if not await _verifies(hashed, secret) or client is None:
+        verified = await _verifies(hashed, secret)
+        if not verified or client is None or client.get("revoked_at") is not None:
             return None
         roles = [role for role in client["roles"] if role in ROLES]
         return issue_token(
             await self._keys.signing_key(), client_id, roles, client["scope"], self._lifetime
         )
+
+    async def clients(self, after: str | None, limit: int) -> list[ClientView]:
+        return [client_view(document) for document in await self._repository.clients(after, limit)]
+
+    async def revoke(self, client_id: str) -> ClientView:
+        """Revoke a client: it gets no new token, and every service refuses its live
+        ones once it has fetched the list of revoked clients (within a minute)."""
+        if not await self._repository.revoke_client(client_id, datetime.now(UTC)):
+            raise problems.missing("client", client_id)
+        revoked = await self._repository.client(client_id)
+        assert revoked is not None  # just revoked, never deleted
+        log.info("client revoked", client_id=client_id)
+        return client_view(revoked)
+
+    async def rotate_secret(self, client_id: str) -> str:
+        """A new secret for a client (shown once); the old one stops working at once."""
+        secret = secrets.token_urlsafe(32)
+        hashed = await asyncio.to_thread(_HASHER.hash, secret)
+        if not await self._repository.replace_secret(client_id, hashed, datetime.now(UTC)):
+            raise problems.missing("client", client_id)
+        return secret
+
+    async def revoked(self) -> list[str]:
+        return await self._repository.revoked_clients()
+
+
+def client_view(document: Document) -> ClientView:
+    """A client as administrators see it: no secret, no hash."""
+    return ClientView.model_validate({**document, "client_id": document["_id"]})
 
 
 async def _verifies(hashed: str, secret: str) -> bool:

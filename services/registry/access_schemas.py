@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -42,3 +43,33 @@ class Token(BaseModel):
 
 class RotatedKey(BaseModel):
     kid: str
+
+
+class ClientView(BaseModel):
+    """A client as administrators see it: never its secret, nor the secret's hash."""
+
+    client_id: str
+    name: str
+    roles: list[str]
+    provinces: list[str]
+    scope: list[str]
+    created_at: datetime
+    created_by: str
+    secret_rotated_at: datetime | None = None
+    revoked_at: datetime | None = Field(
+        default=None, description="Set once revoked: no new tokens, live ones refused"
+    )
+
+
+class ClientList(BaseModel):
+    items: list[ClientView]
+    next_cursor: str | None = None
+
+
+class RotatedSecret(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="Shown once; the old secret no longer works")
+
+
+class RevokedClients(BaseModel):
+    revoked: list[str] = Field(description="Ids of revoked clients, whose tokens are refused")

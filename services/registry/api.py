@@ -1,35 +1,34 @@
 """The registry's HTTP routes: units, reference, programmes and targets.
 
 Sites, clubs, members and imports are in `register_api.py`; clients and tokens in
-`access_api.py`. Who may call what is decided by the use cases (see `permissions.py`).
+`access_api.py`; what routes depend on in `deps.py`. Who may call what is decided by
+the use cases (see `permissions.py`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
-from services.registry.access_api import Access
-from services.registry.catalogue import ETHNIC_GROUPS, is_ethnic_minority
-from services.registry.clubs import RegisterService
-from services.registry.config import RegistrySettings
+from services.registry.deps import (
+    CREATED,
+    Caller,
+    CodePath,
+    Cursor,
+    Limit,
+    RegistryDep,
+    UnitPath,
+    answer_status,
+)
 from services.registry.directory import UnitQuery
-from services.registry.imports import ImportService
-from services.registry.loader import ReferenceLoader
-from services.registry.members import BulkMembers, MemberService
-from services.registry.problems import invalid
-from services.registry.programmes import ProgrammeService
 from services.registry.schemas import (
     Classification,
     ClassificationIn,
     CreatedId,
     Ethnicity,
     Link,
-    ProgrammeCode,
     ProgrammeIn,
     ReferenceStatus,
     TargetIn,
@@ -38,92 +37,21 @@ from services.registry.schemas import (
     UnitList,
     VillageIn,
 )
-from services.registry.service import UnitService
-from shared.auth.http import Caller, current_principal, require_admin
-from shared.runtime import ServiceRuntime
+from services.registry.vocabularies import ETHNIC_GROUPS, is_ethnic_minority
+from shared.auth.http import current_principal
+from shared.edge.authorization import require_admin
 from shared.schemas import Programme, ProgrammeList
-from shared.versioned import Outcome
 
 # Every `/v1` route needs a valid access token (401 otherwise).
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
-
-class Registry:
-    """What the routes reach: the use cases, and the runtime to wake the outbox relay."""
-
-    def __init__(
-        self,
-        runtime: ServiceRuntime,
-        settings: RegistrySettings,
-        units: UnitService,
-        programmes: ProgrammeService,
-        registers: RegisterService,
-        members: MemberService,
-        loader: ReferenceLoader,
-        access: Access,
-    ) -> None:
-        self.runtime = runtime
-        self.access = access
-        self.settings = settings
-        self.units = units
-        self.programmes = programmes
-        self.registers = registers
-        self.members = members
-        self.bulk = BulkMembers(registers, members, settings.bulk_max_members)
-        self.imports = ImportService(registers, members, units, settings.import_max_rows)
-        self.loader = loader
-
-
-def registry(request: Request) -> Registry:
-    found: Registry = request.app.state.service
-    return found
-
-
-RegistryDep = Annotated[Registry, Depends(registry)]
-CodePath = Annotated[ProgrammeCode, Path(description="Programme code, e.g. `P8`")]
-UnitPath = Annotated[
-    str,
-    Path(
-        max_length=60,
-        description="A unit id: `vn`, `vn63:06433`, `vn34:20`, `vn63:06433.T05`",
-    ),
-]
-Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
-Cursor = Annotated[
-    str | None, Query(max_length=400, description="`next_cursor` of the previous page")
-]
-AsOf = Annotated[date | None, Query(description="Count members on this day (default: today)")]
 ClassificationName = Annotated[
     str, Path(max_length=40, description="`region` or `especially_difficult`")
 ]
-CREATED: dict[int | str, dict[str, Any]] = {201: {"model": CreatedId, "description": "Created"}}
-
-
-def answer_status(response: Response, outcome: Outcome | bool) -> None:
-    """201 for a creation, 200 otherwise."""
-    created = outcome if isinstance(outcome, bool) else outcome == Outcome.CREATED
-    response.status_code = 201 if created else 200
-
-
-def after_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error):
-        raise invalid(
-            "invalid-cursor", "Invalid cursor", "Unknown cursor.", ["query", "cursor"]
-        ) from None
-
-
-def next_cursor(items: list[Any], limit: int) -> str | None:
-    if len(items) <= limit:
-        return None
-    return base64.urlsafe_b64encode(str(items[limit - 1]["_id"]).encode()).decode().rstrip("=")
 
 
 # --------------------------------------------------------------------- units
-@router.get("/units", response_model=UnitList, tags=["units"])
+@router.get("/units", response_model=UnitList, tags=["units"], summary="List units")
 async def list_units(
     reg: RegistryDep,
     level: Literal["nation", "province", "district", "commune", "village"] | None = None,
@@ -139,22 +67,42 @@ async def list_units(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> UnitList:
+    """Units of both editions: filtered by level, parent, name (`q`, with or without
+    diacritics: `van nham` finds `Vân Nham`), the day they were in force and the
+    edition; ordered by edition, level and id."""
     query = UnitQuery(level=level, parent=parent, q=q, as_of=as_of, edition=edition)
     return reg.units.find(query, cursor, limit)
 
 
-@router.get("/units/{unit_id}", response_model=UnitDetail, tags=["units"])
+@router.get(
+    "/units/{unit_id}",
+    response_model=UnitDetail,
+    tags=["units"],
+    summary="One unit",
+    responses={404: {"description": "No such unit (`unknown-unit`)"}},
+)
 async def get_unit(unit_id: UnitPath, reg: RegistryDep) -> UnitDetail:
+    """One unit with its classification periods."""
     return await reg.units.get(unit_id)
 
 
-@router.get("/units/{unit_id}/successors", response_model=list[Link], tags=["units"])
+@router.get(
+    "/units/{unit_id}/successors",
+    response_model=list[Link],
+    tags=["units"],
+    summary="Where an old unit went",
+)
 async def successors(unit_id: UnitPath, reg: RegistryDep) -> list[Link]:
     """Where a vn63 unit went on 2025-07-01, with the share each vn34 unit received."""
     return [Link(unit_id=u, share=s) for u, s in reg.units.successors(unit_id)]
 
 
-@router.get("/units/{unit_id}/predecessors", response_model=list[Link], tags=["units"])
+@router.get(
+    "/units/{unit_id}/predecessors",
+    response_model=list[Link],
+    tags=["units"],
+    summary="Which old units a unit was formed from",
+)
 async def predecessors(
     unit_id: UnitPath,
     reg: RegistryDep,
@@ -167,7 +115,9 @@ async def predecessors(
     return [Link(unit_id=u, share=s) for u, s in reg.units.predecessors(unit_id, level)]
 
 
-@router.post("/units", response_model=CreatedId, tags=["units"], responses=CREATED)
+@router.post(
+    "/units", response_model=CreatedId, tags=["units"], responses=CREATED, summary="Add a village"
+)
 async def add_village(
     body: VillageIn, response: Response, reg: RegistryDep, caller: Caller
 ) -> CreatedId:
@@ -182,6 +132,7 @@ async def add_village(
     "/units/{unit_id}/classifications/{name}",
     response_model=Classification,
     tags=["units"],
+    summary="Set a classification period of a unit",
     responses={201: {"model": Classification}, 409: {"description": "Overlapping period"}},
 )
 async def put_classification(
@@ -203,6 +154,7 @@ async def put_classification(
     "/units/{unit_id}/classifications/{name}/{valid_from}",
     response_model=Classification,
     tags=["units"],
+    summary="Remove a classification period",
 )
 async def delete_classification(
     unit_id: UnitPath, name: ClassificationName, valid_from: date, reg: RegistryDep, caller: Caller
@@ -211,7 +163,9 @@ async def delete_classification(
     return await reg.units.delete_classification(unit_id, name, valid_from, caller)
 
 
-@router.get("/reference", response_model=ReferenceStatus, tags=["units"])
+@router.get(
+    "/reference", response_model=ReferenceStatus, tags=["units"], summary="The national reference"
+)
 async def reference_status(reg: RegistryDep, caller: Caller) -> ReferenceStatus:
     """The national reference: units held, and how far storing and publishing got
     (administrators only)."""
@@ -233,7 +187,9 @@ async def reference_status(reg: RegistryDep, caller: Caller) -> ReferenceStatus:
     )
 
 
-@router.get("/ethnicities", response_model=list[Ethnicity], tags=["members"])
+@router.get(
+    "/ethnicities", response_model=list[Ethnicity], tags=["members"], summary="Ethnic groups"
+)
 async def ethnicities() -> list[Ethnicity]:
     """The 54 ethnic groups by code (Decision 121-TCTK/PPCĐ); Kinh is not a minority."""
     return [
@@ -260,17 +216,32 @@ async def put_programme(
     return programme
 
 
-@router.get("/programmes", response_model=ProgrammeList, tags=["programmes"])
+@router.get(
+    "/programmes", response_model=ProgrammeList, tags=["programmes"], summary="List programmes"
+)
 async def list_programmes(reg: RegistryDep) -> ProgrammeList:
+    """Every programme (`P8`, `SFES`, `CLC` are seeded) with its Vietnamese name."""
     return ProgrammeList(items=await reg.programmes.all())
 
 
-@router.get("/programmes/{code}", response_model=Programme, tags=["programmes"])
+@router.get(
+    "/programmes/{code}",
+    response_model=Programme,
+    tags=["programmes"],
+    summary="One programme",
+    responses={404: {"description": "No such programme (`unknown-programme`)"}},
+)
 async def get_programme(code: CodePath, reg: RegistryDep) -> Programme:
+    """One programme by its code."""
     return await reg.programmes.get(code)
 
 
-@router.put("/programmes/{code}/targets", response_model=TargetPlan, tags=["programmes"])
+@router.put(
+    "/programmes/{code}/targets",
+    response_model=TargetPlan,
+    tags=["programmes"],
+    summary="Replace a programme's targets",
+)
 async def put_targets(
     code: CodePath, body: list[TargetIn], reg: RegistryDep, caller: Caller
 ) -> TargetPlan:
@@ -282,7 +253,12 @@ async def put_targets(
     return await reg.programmes.put_targets(code, body, caller)
 
 
-@router.get("/programmes/{code}/targets", response_model=TargetPlan, tags=["programmes"])
+@router.get(
+    "/programmes/{code}/targets",
+    response_model=TargetPlan,
+    tags=["programmes"],
+    summary="A programme's targets",
+)
 async def get_targets(code: CodePath, reg: RegistryDep, caller: Caller) -> TargetPlan:
     """The plan's targets on units of the caller's provinces (national scope: all)."""
     return await reg.programmes.targets(code, caller)

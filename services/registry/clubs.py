@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from services.registry import events
-from services.registry.folding import nfc
-from services.registry.permissions import (
-    forbidden,
-    require,
-    viewable_provinces,
-    where,
-)
-from services.registry.problems import (
-    club_not_found,
-    combined,
-    invalid,
-    site_not_found,
-    unknown_programme,
-    unknown_unit,
-)
+from services.registry import messages
+from services.registry.permissions import require_for
 from services.registry.programmes import ProgrammeService
-from services.registry.repository import Repositories, RevisionedRepository
+from services.registry.repository import RecordQuery, Repositories, RevisionedRepository
 from services.registry.schemas import (
     Club,
     ClubIn,
@@ -43,9 +29,14 @@ from shared.audit import note_write
 from shared.auth import Principal
 from shared.auth.principal import Role
 from shared.contracts import CloudEvent
+from shared.edge import problems
+from shared.edge.authorization import forbidden, viewable_provinces
+from shared.edge.dates import future_date_error, today_in_vietnam
+from shared.edge.i18n import say
+from shared.edge.text import nfc
 from shared.http import Problem
 from shared.mongo import Document
-from shared.units import REFORM_DATE
+from shared.units import NATION_ID, REFORM_DATE
 from shared.versioned import Outcome
 
 State = dict[str, Any]
@@ -97,13 +88,17 @@ class RegisterService:
         self, source_system: str, external_id: str, body: SiteIn, loc: Loc, caller: Principal
     ) -> Prepared:
         unit = await self._units.unit_for(body.unit_id, caller, "submitter", [*loc, "unit_id"])
-        if unit is None:
-            raise unknown_unit(body.unit_id, [*loc, "unit_id"])
         if unit["level"] == "nation":
-            raise invalid(
+            raise problems.invalid(
                 "site-unit-level",
-                "A site lies in a province, district, commune or village",
-                "A site cannot be placed at national level.",
+                say(
+                    "A site lies in a province, district, commune or village",
+                    "Điểm phải thuộc một tỉnh, huyện, xã hoặc thôn",
+                ),
+                say(
+                    "A site cannot be placed at national level.",
+                    "Không thể đặt điểm ở cấp toàn quốc.",
+                ),
                 [*loc, "unit_id"],
             )
         key = site_id_of(source_system, external_id)
@@ -128,7 +123,7 @@ class RegisterService:
 
     async def write_site(self, prepared: Prepared) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.site_upserted(prepared.state, revision)]
+            return [messages.site_upserted(prepared.state, revision)]
 
         written = await self._sites.put(prepared.key, prepared.state, events_for)
         return _noted("site.upserted", prepared, written.outcome, written.revision)
@@ -149,11 +144,13 @@ class RegisterService:
             province = before.get("province_id")
             if not caller.may("submitter", province):
                 natural = f"{item.state['source_system']}/{item.state['external_id']}"
+                label = {"site": "điểm", "club": "câu lạc bộ"}[register]
                 refused[item.key] = forbidden(
                     caller,
                     "submitter",
                     province,
-                    f"The {register} {natural} is registered in {where(province)}.",
+                    f"The {register} {natural} is registered in province {province}.",
+                    f"{label.capitalize()} {natural} đã đăng ký ở tỉnh {province}.",
                     [*loc, "unit_id"],
                 )
         return refused
@@ -161,80 +158,96 @@ class RegisterService:
     async def get_site(self, site_id: str, caller: Principal) -> Document:
         document = await self._sites.get(site_id)
         if document is None:
-            raise site_not_found(site_id)
-        _require_view(caller, "Site", site_id, document)
+            raise problems.missing("site", site_id)
+        _require_view(caller, "Site", "Điểm", site_id, document)
         return document
 
     async def sites(
-        self,
-        unit_id: str | None,
-        kind: str | None,
-        after: str | None,
-        limit: int,
-        caller: Principal,
+        self, query: RecordQuery, unit_id: str | None, caller: Principal, limit: int
     ) -> list[Document]:
-        query: dict[str, Any] = await self._unit_filter(unit_id, caller)
-        if kind is not None:
-            query["kind"] = kind
-        return await self._sites.page(query, after, limit)
+        """A page of the sites `query` selects, within `unit_id` (see `where`)."""
+        return await self._sites.page(await self.within(query, unit_id, caller), limit)
 
-    async def _unit_filter(self, unit_id: str | None, caller: Principal) -> dict[str, Any]:
-        """Records in the unit or below, which the caller must be allowed to read; without
-        a unit (or `vn`), those of the caller's provinces (all for national scope)."""
-        if unit_id is None or unit_id == "vn":
-            provinces = viewable_provinces(caller)
-            return {} if provinces is None else {"province_id": {"$in": provinces}}
-        loc = ["query", "unit_id"]
-        if await self._units.unit_for(unit_id, caller, "viewer", loc) is None:
-            raise invalid("unknown-unit", "Unknown unit", f"No unit {unit_id!r}.", loc)
-        return {"unit_id": {"$in": sorted(self._units.directory.subtree(unit_id))}}
+    async def within(
+        self, query: RecordQuery, unit_id: str | None, caller: Principal
+    ) -> RecordQuery:
+        """`query` narrowed to records in the unit or below, which the caller must be
+        allowed to read; without a unit (or `vn`), to those of the caller's provinces
+        (all for national scope)."""
+        if unit_id is None or unit_id == NATION_ID:
+            return replace(query, provinces=viewable_provinces(caller))
+        await self._units.unit_for(unit_id, caller, "viewer", ["query", "unit_id"])
+        return replace(query, unit_ids=sorted(self._units.directory.subtree(unit_id)))
 
     # ------------------------------------------------------------------ clubs
     async def prepare_club(
         self, source_system: str, external_id: str, body: ClubIn, loc: Loc, caller: Principal
     ) -> Prepared:
-        problems: list[Problem] = []
-        unit = await self._units.unit_for(body.unit_id, caller, "submitter", [*loc, "unit_id"])
-        if unit is None:
-            problems.append(unknown_unit(body.unit_id, [*loc, "unit_id"]))
+        found: list[Problem] = []
+        unit: State | None = None
+        try:
+            unit = await self._units.unit_for(body.unit_id, caller, "submitter", [*loc, "unit_id"])
+        except Problem as problem:
+            if problem.status == 403:
+                raise
+            found.append(problem)
         if unit is not None and unit["level"] not in ("commune", "village"):
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "club-unit-level",
-                    "A club belongs to a commune or a village",
-                    f"{body.unit_id} is a {unit['level']}; give the club's commune or village.",
+                    say("A club belongs to a commune or a village", "CLB phải thuộc xã hoặc thôn"),
+                    say(
+                        f"{body.unit_id} is a {unit['level']}; give the club's commune or village.",
+                        f"{body.unit_id} là cấp {unit['level']}; hãy ghi xã hoặc thôn của CLB.",
+                    ),
                     [*loc, "unit_id"],
                 )
             )
             unit = None
         if unit is not None and unit["edition"] == "vn63" and body.established_on >= REFORM_DATE:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "unit-not-in-force",
-                    "Unit no longer in force",
-                    f"{body.unit_id} ceased on {unit['valid_to']}; a club established on "
-                    f"{body.established_on} belongs to a vn34 unit.",
+                    say("Unit no longer in force", "Đơn vị không còn hiệu lực"),
+                    say(
+                        f"{body.unit_id} ceased on {unit['valid_to']}; a club established on "
+                        f"{body.established_on} belongs to a vn34 unit.",
+                        f"{body.unit_id} chấm dứt ngày {unit['valid_to']}; CLB thành lập ngày "
+                        f"{body.established_on} phải thuộc đơn vị vn34.",
+                    ),
                     [*loc, "unit_id"],
                 )
             )
         if not await self._programmes.exists(body.programme):
-            problems.append(unknown_programme(body.programme, [*loc, "programme"]))
+            found.append(
+                problems.unknown_reference("programme", body.programme, [*loc, "programme"])
+            )
+        today = today_in_vietnam()
+        for name in ("established_on", "dissolved_on"):
+            day = getattr(body, name)
+            error = None if day is None else future_date_error([*loc, name], day, today)
+            if error is not None:
+                found.append(_future(error))
         if body.dissolved_on is not None and body.dissolved_on < body.established_on:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "dissolved-before-established",
-                    "Dissolved before established",
-                    f"dissolved_on {body.dissolved_on} is before established_on "
-                    f"{body.established_on}.",
+                    say("Dissolved before established", "Giải thể trước khi thành lập"),
+                    say(
+                        f"dissolved_on {body.dissolved_on} is before established_on "
+                        f"{body.established_on}.",
+                        f"Ngày giải thể {body.dissolved_on} trước ngày thành lập "
+                        f"{body.established_on}.",
+                    ),
                     [*loc, "dissolved_on"],
                 )
             )
         if body.site_id is not None:
             site_problem = await self._site_problem(body.site_id, unit, [*loc, "site_id"], caller)
             if site_problem is not None:
-                problems.append(site_problem)
-        if problems or unit is None:
-            raise combined(problems)
+                found.append(site_problem)
+        if found or unit is None:
+            raise problems.combined(found)
         key = club_id_of(source_system, external_id)
         state = {
             "id": key,
@@ -257,7 +270,7 @@ class RegisterService:
         site = await self._sites.get(site_id)
         # A site of a province the caller may not read is not shown to exist.
         if site is None or not caller.may("viewer", site.get("province_id")):
-            return invalid("unknown-site", "Unknown site", f"No site {site_id!r}.", loc)
+            return problems.unknown_reference("site", site_id, loc)
         if unit is None:
             return None
         directory = self._units.directory
@@ -265,11 +278,15 @@ class RegisterService:
         # agency's club anywhere within the agency's unit.
         area = directory.commune_of(site["unit_id"]) or site["unit_id"]
         if not directory.within(unit["id"], area):
-            return invalid(
+            return problems.invalid(
                 "club-outside-site",
-                "Club outside its site's commune",
-                f"The club's unit {unit['id']} is not within {area}, where site "
-                f"{site_id} ({site['name']}) lies.",
+                say("Club outside its site's commune", "CLB nằm ngoài xã của điểm"),
+                say(
+                    f"The club's unit {unit['id']} is not within {area}, where site "
+                    f"{site_id} ({site['name']}) lies.",
+                    f"Đơn vị {unit['id']} của CLB không thuộc {area}, nơi có điểm "
+                    f"{site_id} ({site['name']}).",
+                ),
                 loc,
             )
         return None
@@ -284,7 +301,7 @@ class RegisterService:
 
     async def write_club(self, prepared: Prepared) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.club_upserted(prepared.state, revision)]
+            return [messages.club_upserted(prepared.state, revision)]
 
         written = await self._clubs.put(prepared.key, prepared.state, events_for)
         return _noted("club.upserted", prepared, written.outcome, written.revision)
@@ -292,39 +309,37 @@ class RegisterService:
     async def club(self, club_id: str) -> Document:
         document = await self._clubs.get(club_id)
         if document is None:
-            raise club_not_found(club_id)
+            raise problems.missing("club", club_id)
         return document
 
     async def club_for(self, club_id: str, caller: Principal, role: Role) -> Document:
         """The club (404 when none), once the caller holds `role` for its province."""
         document = await self.club(club_id)
-        if role == "viewer":
-            _require_view(caller, "Club", club_id, document)
-        else:
-            province = document.get("province_id")
-            require(caller, role, province, f"Club {club_id} is in {where(province)}.")
+        province = document.get("province_id")
+        require_for(caller, role, province, f"Club {club_id}", f"Câu lạc bộ {club_id}")
         return document
 
     async def clubs(
-        self,
-        unit_id: str | None,
-        programme: str | None,
-        kind: str | None,
-        after: str | None,
-        limit: int,
-        caller: Principal,
+        self, query: RecordQuery, unit_id: str | None, caller: Principal, limit: int
     ) -> list[Document]:
-        query = await self._unit_filter(unit_id, caller)
-        if programme is not None:
-            query["programme"] = programme
-        if kind is not None:
-            query["kind"] = kind
-        return await self._clubs.page(query, after, limit)
+        """A page of the clubs `query` selects, within `unit_id` (see `within`)."""
+        return await self._clubs.page(await self.within(query, unit_id, caller), limit)
 
 
-def _require_view(caller: Principal, label: str, record_id: str, document: Document) -> None:
+def _require_view(
+    caller: Principal, label_en: str, label_vi: str, record_id: str, document: Document
+) -> None:
     province = document.get("province_id")
-    require(caller, "viewer", province, f"{label} {record_id} is in {where(province)}.")
+    require_for(caller, "viewer", province, f"{label_en} {record_id}", f"{label_vi} {record_id}")
+
+
+def _future(error: dict[str, Any]) -> Problem:
+    return problems.invalid(
+        "date-in-future",
+        say("Date in the future", "Ngày trong tương lai"),
+        error["msg"],
+        error["loc"],
+    )
 
 
 def _noted(action: str, prepared: Prepared, outcome: Outcome, revision: int) -> Stored:

@@ -1,17 +1,19 @@
-"""Imports of sites, clubs, members and classifications from CSV or XLSX files.
+"""Uploads of sites, clubs, members and classifications (CSV or XLSX).
 
-Every row is checked first, exactly as the matching PUT would check it, against
-what is stored and against the rows above it, and against the caller's provinces: a
-row of a province the client may not submit for is rejected as `forbidden`. Nothing
-is written unless every row passed; with `partial`, the rows that passed are written
-and the others reported.
-Each row's result names its row number in the file (the header is row 1).
+The file is read by the shared pipeline (`shared.edge.spreadsheets`). Every row is
+then checked, exactly as the matching PUT would check it, against what is stored,
+against the rows above it and against the caller's provinces (a row of a province
+the client may not submit for is rejected as `forbidden`), and every mistake of a
+row is reported, each naming its column as the template does. Nothing is written
+unless every row passed; with `partial`, the rows that passed are written and the
+others reported (`shared.edge.spreadsheets.upload_answer`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -23,17 +25,12 @@ from services.registry.clubs import (
     club_id_of,
     site_id_of,
 )
-from services.registry.import_columns import Kind, convert, read_bool
-from services.registry.import_formats import read_sheet
+from services.registry.import_columns import COLUMNS, Kind
 from services.registry.members import MemberService
-from services.registry.permissions import forbidden, where
-from services.registry.problems import invalid, unknown_unit
+from services.registry.permissions import require_for
 from services.registry.schemas import (
     ClassificationIn,
     ClubIn,
-    ImportResult,
-    ItemError,
-    ItemResult,
     MemberCode,
     MemberIn,
     NaturalKey,
@@ -41,48 +38,83 @@ from services.registry.schemas import (
 )
 from services.registry.service import UnitService, classification_period, with_period
 from shared.auth import Principal
+from shared.edge import problems
+from shared.edge.i18n import say
+from shared.edge.spreadsheets import (
+    CellError,
+    Column,
+    Upload,
+    column_errors,
+    read_bool,
+    read_rows,
+    read_table,
+    upload_answer,
+    validation_errors,
+)
+from shared.edge.spreadsheets import Row as SheetRow
 from shared.http import PROBLEM_BASE, Problem
+from shared.schemas import ItemProblem, RowResult, UploadResult
 
 _MEMBER_CODE: TypeAdapter[str] = TypeAdapter(MemberCode)
 
 
 @dataclass
 class Row:
+    """A row being checked: its values, every mistake found, what it will write."""
+
     number: int
     values: dict[str, Any]
+    columns: Sequence[Column]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    problem: ItemProblem | None = None
     prepared: Prepared | None = None
-    result: ItemResult | None = None
     club: dict[str, Any] | None = None  # members: the club the row belongs to
     body: ClassificationIn | None = None  # classifications: the checked period
+    result: RowResult | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.errors)
 
     def reject(self, problem: Problem) -> None:
-        errors = problem.errors or [{"loc": [], "msg": problem.detail}]
-        self.result = ItemResult(
-            row=self.number,
-            status="rejected",
-            type=PROBLEM_BASE + problem.kind,
-            errors=[ItemError(loc=error["loc"], msg=error["msg"]) for error in errors],
-        )
-
-    def reject_invalid(self, exc: ValidationError) -> None:
-        self.result = ItemResult(
-            row=self.number,
-            status="rejected",
-            type=PROBLEM_BASE + "validation",
-            errors=[
-                ItemError(loc=[str(part) for part in error["loc"]], msg=error["msg"])
-                for error in exc.errors()
-            ],
-        )
+        found = problem.errors or [{"loc": [], "msg": problem.detail}]
+        self.errors.extend(column_errors(found, self.columns))
+        if self.problem is None:
+            self.problem = ItemProblem(
+                type=PROBLEM_BASE + problem.kind,
+                title=problem.title,
+                status=problem.status,
+                required_role=problem.extensions.get("required_role"),
+                required_province=problem.extensions.get("required_province"),
+            )
 
     def parse(self, model: type[BaseModel], *fields: str) -> Any:
-        """The row's values for `fields` as `model`, or `None` (row rejected)."""
+        """The row's values for `fields` as `model`, or `None` (with its errors noted).
+
+        A cell that could not be read is already reported: the model's "field
+        required" about it would only repeat that."""
+        unread = {".".join(str(part) for part in error["loc"]) for error in self.errors}
         values = {k: v for k, v in self.values.items() if k in fields and v is not None}
         try:
             return model.model_validate(values)
         except ValidationError as exc:
-            self.reject_invalid(exc)
+            found = [
+                error
+                for error in validation_errors(exc, self.columns)
+                if ".".join(str(part) for part in error["loc"]) not in unread
+            ]
+            self.errors.extend(found)
+            if self.problem is None:
+                self.problem = _validation_problem()
             return None
+
+
+def _validation_problem() -> ItemProblem:
+    return ItemProblem(
+        type=PROBLEM_BASE + "validation",
+        title=say("Invalid row", "Dòng không hợp lệ"),
+        status=422,
+    )
 
 
 _SITE_FIELDS = ("kind", "name", "unit_id")
@@ -104,16 +136,18 @@ class ImportService:
         self._max_rows = max_rows
 
     async def run(
-        self, kind: Kind, content: bytes, partial: bool, caller: Principal
-    ) -> ImportResult:
-        sheet = read_sheet(kind, content, self._max_rows)
-        rows = [
-            Row(
-                number,
-                {c.field: convert(c, v) for c, v in zip(sheet.columns, cells, strict=False) if c},
-            )
-            for number, cells in sheet.rows
-        ]
+        self, kind: Kind, upload: Upload, partial: bool, caller: Principal
+    ) -> UploadResult:
+        table = read_table(upload)
+        columns = COLUMNS[kind]
+        read = read_rows(
+            table,
+            columns,
+            required=[column for column in columns if column.required],
+            max_rows=self._max_rows,
+            template=f"GET /v1/imports/{kind}/template.xlsx",
+        )
+        rows = [_row(sheet_row, columns) for sheet_row in read]
         if kind == "sites":
             await self._check_sites(rows, caller)
         elif kind == "clubs":
@@ -123,22 +157,17 @@ class ImportService:
         else:
             await self._check_classifications(rows, caller)
         _reject_repeats(rows)
-        passed = [row for row in rows if row.result is None]
-        write = len(passed) == len(rows) or partial
-        if write:
+        passed = [row for row in rows if not row.rejected]
+        if len(passed) == len(rows) or partial:
             await self._write(kind, passed, caller)
-        results = [row.result or ItemResult(row=row.number, status="valid") for row in rows]
-        counts: dict[str, int] = defaultdict(int)
-        for result in results:
-            counts[result.status] += 1
-        written = any(r.status in ("created", "revised", "unchanged") for r in results)
-        return ImportResult(kind=kind, written=written, counts=dict(counts), results=results)
+        results = [row.result or _checked(row) for row in rows]
+        return upload_answer(kind, table, results, partial=partial)
 
     async def _check_sites(self, rows: list[Row], caller: Principal) -> None:
         for row in rows:
             key = row.parse(NaturalKey, "source_system", "external_id")
-            body = row.parse(SiteIn, *_SITE_FIELDS) if key else None
-            if body is not None:
+            body = row.parse(SiteIn, *_SITE_FIELDS)
+            if key is not None and body is not None:
                 try:
                     row.prepared = await self._registers.prepare_site(
                         key.source_system, key.external_id, body, [], caller
@@ -150,7 +179,7 @@ class ImportService:
     async def _reject_held_elsewhere(
         self, register: Literal["site", "club"], rows: list[Row], caller: Principal
     ) -> None:
-        checked = [row for row in rows if row.prepared is not None and row.result is None]
+        checked = [row for row in rows if row.prepared is not None and not row.rejected]
         prepared = [row.prepared for row in checked if row.prepared is not None]
         refused = await self._registers.held_elsewhere(register, prepared, caller, [])
         for row in checked:
@@ -160,13 +189,11 @@ class ImportService:
     async def _check_clubs(self, rows: list[Row], caller: Principal) -> None:
         for row in rows:
             key = row.parse(NaturalKey, "source_system", "external_id")
-            if key is None:
-                continue
             site_external = row.values.get("site_external_id")
-            if site_external is not None and row.values.get("site_id") is None:
+            if key is not None and site_external is not None and not row.values.get("site_id"):
                 row.values["site_id"] = site_id_of(key.source_system, str(site_external))
             body = row.parse(ClubIn, *_CLUB_FIELDS)
-            if body is not None:
+            if key is not None and body is not None:
                 try:
                     row.prepared = await self._registers.prepare_club(
                         key.source_system, key.external_id, body, [], caller
@@ -179,8 +206,13 @@ class ImportService:
         clubs: dict[str, dict[str, Any] | None] = {}
         for row in rows:
             club_id = self._club_of(row)
-            body = row.parse(MemberIn, *_MEMBER_FIELDS) if club_id else None
-            if body is None or club_id is None:
+            body = row.parse(MemberIn, *_MEMBER_FIELDS)
+            code: str | None = None
+            try:
+                code = _MEMBER_CODE.validate_python(row.values.get("member_code"))
+            except ValidationError as exc:
+                row.errors.extend(_member_code_errors(exc, row.columns))
+            if club_id is None:
                 continue
             if club_id not in clubs:
                 try:
@@ -189,20 +221,19 @@ class ImportService:
                     clubs[club_id] = None
             row.club = clubs[club_id]
             if row.club is None:
-                row.reject(
-                    invalid("unknown-club", "Unknown club", f"No club {club_id!r}.", ["club_id"])
-                )
-                continue
-            province = row.club.get("province_id")
-            if not caller.may("submitter", province):
-                reason = f"Club {club_id} is in {where(province)}."
-                row.reject(forbidden(caller, "submitter", province, reason, ["club_id"]))
+                row.reject(problems.unknown_reference("club", club_id, ["club_id"]))
                 continue
             try:
-                code = _MEMBER_CODE.validate_python(row.values.get("member_code"))
-                row.prepared = self._members.prepare_member(row.club, code, body, [])
-            except ValidationError as exc:
-                row.reject_invalid(exc)
+                require_for(
+                    caller,
+                    "submitter",
+                    row.club.get("province_id"),
+                    f"Club {club_id}",
+                    f"Câu lạc bộ {club_id}",
+                    ["club_id"],
+                )
+                if body is not None and code is not None:
+                    row.prepared = self._members.prepare_member(row.club, code, body, [])
             except Problem as problem:
                 row.reject(problem)
 
@@ -214,10 +245,13 @@ class ImportService:
         if source is not None and external is not None:
             return club_id_of(str(source), str(external))
         row.reject(
-            invalid(
+            problems.invalid(
                 "import-member-club",
-                "Which club?",
-                "Give the club: its id, or the source system and the club's external id.",
+                say("Which club?", "Câu lạc bộ nào?"),
+                say(
+                    "Give the club: its id, or the source system and the club's external id.",
+                    "Hãy ghi câu lạc bộ: Mã CLB (id), hoặc Mã hệ thống nguồn và Mã định danh CLB.",
+                ),
                 ["club_id"],
             )
         )
@@ -227,16 +261,24 @@ class ImportService:
         periods: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             name = str(row.values.get("name"))
-            if name == "especially_difficult":
-                row.values["value"] = read_bool(row.values.get("value"))
+            if name == "especially_difficult" and row.values.get("value") is not None:
+                try:
+                    row.values["value"] = read_bool(row.values["value"])
+                except CellError as exc:
+                    value_column = next(c for c in row.columns if c.field == "value")
+                    row.errors.append(
+                        {
+                            "loc": ["value"],
+                            "column": value_column.header,
+                            "msg": f"{value_column.header}: {say(exc.en, exc.vi)}",
+                        }
+                    )
             body = row.parse(ClassificationIn, "value", "valid_from", "valid_to")
-            if body is None:
+            if body is None or row.rejected:
                 continue
             unit_id = str(row.values.get("unit_id"))
             try:
                 unit = await self._units.unit_for(unit_id, caller, "submitter", ["unit_id"])
-                if unit is None:
-                    raise unknown_unit(unit_id, ["unit_id"])
                 period = classification_period(name, body)
                 key = f"{unit['id']}/{name}"
                 if key not in periods:
@@ -254,60 +296,99 @@ class ImportService:
             await self._write_members(rows)
             return
         for row in rows:
-            assert row.prepared is not None
+            prepared = row.prepared
+            if prepared is None:
+                continue
             try:
                 if kind == "sites":
-                    stored = await self._registers.write_site(row.prepared)
+                    stored = await self._registers.write_site(prepared)
                     key, outcome = stored.key, stored.outcome
                 elif kind == "clubs":
-                    stored = await self._registers.write_club(row.prepared)
+                    stored = await self._registers.write_club(prepared)
                     key, outcome = stored.key, stored.outcome
-                else:
-                    assert row.body is not None
-                    state = row.prepared.state
+                elif row.body is not None:
+                    state = prepared.state
                     _, outcome = await self._units.put_classification(
                         state["unit_id"], state["name"], row.body, caller
                     )
-                    key = row.prepared.key
+                    key = prepared.key
+                else:
+                    continue
             except Problem as problem:  # changed by someone else since it was checked
                 row.reject(problem)
                 continue
-            row.result = ItemResult(row=row.number, status=outcome.value, id=key)
+            row.result = RowResult(row=row.number, status=outcome.value, id=key)
 
     async def _write_members(self, rows: list[Row]) -> None:
         by_club: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
-            assert row.club is not None
-            by_club[row.club["_id"]].append(row)
+            if row.club is not None and row.prepared is not None:
+                by_club[row.club["_id"]].append(row)
         for group in by_club.values():
             prepared = [row.prepared for row in group if row.prepared is not None]
-            club = group[0].club
-            assert club is not None
+            club = group[0].club or {}
             stored: dict[str, Stored] = await self._members.write_members(
                 prepared, club["province_id"]
             )
             for row in group:
-                assert row.prepared is not None
-                key = row.prepared.key
-                status = stored[key].outcome.value
-                row.result = ItemResult(row=row.number, status=status, id=key)
+                if row.prepared is not None:
+                    key = row.prepared.key
+                    status = stored[key].outcome.value
+                    row.result = RowResult(row=row.number, status=status, id=key)
+
+
+def _row(sheet_row: SheetRow, columns: Sequence[Column]) -> Row:
+    row = Row(sheet_row.number, dict(sheet_row.values), columns, list(sheet_row.errors))
+    if row.errors:
+        row.problem = _validation_problem()
+    return row
+
+
+def _checked(row: Row) -> RowResult:
+    """The result of a row that was checked but not written."""
+    if not row.rejected:
+        return RowResult(row=row.number, status="valid")
+    return RowResult.model_validate(
+        {"row": row.number, "status": "rejected", "errors": row.errors, "problem": row.problem}
+    )
+
+
+def _member_code_errors(exc: ValidationError, columns: Sequence[Column]) -> list[dict[str, Any]]:
+    column = next(c for c in columns if c.field == "member_code")
+    errors = []
+    for error in exc.errors(include_url=False):
+        message = (
+            say("required; fill it in", "bắt buộc; hãy điền")
+            if error["type"] in ("missing", "string_type")
+            else say(
+                "letters, digits and . _ - only (at most 64)",
+                "chỉ gồm chữ, số và . _ - (tối đa 64 ký tự)",
+            )
+        )
+        errors.append(
+            {"loc": ["member_code"], "column": column.header, "msg": f"{column.header}: {message}"}
+        )
+    return errors
 
 
 def _reject_repeats(rows: list[Row]) -> None:
     """A record given twice in one file: the later rows are rejected."""
     first: dict[str, int] = {}
     for row in rows:
-        if row.prepared is None or row.result is not None:
+        if row.prepared is None or row.rejected:
             continue
         key = row.prepared.key
         if row.body is not None:  # classifications: several periods per unit are fine
             key = f"{key}@{row.body.valid_from}"
         if key in first:
             row.reject(
-                invalid(
+                problems.invalid(
                     "duplicate-row",
-                    "Repeated record",
-                    f"Row {row.number} repeats the record of row {first[key]}.",
+                    say("Repeated record", "Bản ghi bị lặp"),
+                    say(
+                        f"Row {row.number} repeats the record of row {first[key]}.",
+                        f"Dòng {row.number} lặp lại bản ghi của dòng {first[key]}.",
+                    ),
                     [],
                 )
             )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.registry.directory import UnitDirectory
-from services.registry.events import unit_upserted
+from services.registry.messages import unit_upserted
 from services.registry.reference import Chunk, NationalReference, Selection, build_reference
 from services.registry.repository import ReferenceRepository, new_document
 from shared.contracts import CloudEvent

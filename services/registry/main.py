@@ -1,4 +1,4 @@
-"""Assembly of the registry service."""
+"""Assembly of the registry service: the one place its parts are built and wired."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.registry.access import ClientService, KeyStore
-from services.registry.access_api import Access
 from services.registry.access_api import router as access_router
-from services.registry.api import Registry, router
+from services.registry.api import router
 from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
+from services.registry.deps import Access, Registry
 from services.registry.directory import UnitDirectory
+from services.registry.imports import ImportService
 from services.registry.loader import ReferenceLoader
-from services.registry.members import MemberService
+from services.registry.members import BulkMembers, MemberService
 from services.registry.programmes import ProgrammeService
 from services.registry.reference import Selection
 from services.registry.register_api import router as register_router
 from services.registry.repository import OUTBOX_COLLECTIONS, Repositories
 from services.registry.service import UnitService
 from shared.app import create_service_app
+from shared.auth.http import RevocationList
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
 
@@ -74,8 +76,18 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 "no bootstrap admin: set BDG_ADMIN_CLIENT_ID and BDG_ADMIN_CLIENT_SECRET "
                 "to create API clients"
             )
-        access = Access(clients, keys, settings.token_lifetime_seconds)
-        return Registry(runtime, settings, units, programmes, registers, members, loader, access)
+        return Registry(
+            runtime=runtime,
+            settings=settings,
+            units=units,
+            programmes=programmes,
+            registers=registers,
+            members=members,
+            bulk=BulkMembers(registers, members, settings.bulk_max_members),
+            imports=ImportService(registers, members, units, settings.import_max_rows),
+            loader=loader,
+            access=Access(clients, keys, settings.token_lifetime_seconds, revocations),
+        )
 
     async def own_jwks() -> dict[str, Any]:
         # The registry verifies its own tokens without going through HTTP. The verifier
@@ -85,6 +97,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         await registry.access.keys.load()
         return await registry.access.keys.jwks()
 
+    async def own_revocations() -> dict[str, Any]:
+        # Read from its own database, so a revocation made through another registry
+        # instance counts here too within the list's refresh period.
+        registry: Registry | None = getattr(app.state, "service", None)
+        if registry is None:
+            return {"revoked": []}
+        return {"revoked": await registry.access.clients.revoked()}
+
     app = create_service_app(
         settings,
         title="bdg registry",
@@ -92,5 +112,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         routers=[router, register_router, access_router],
         setup=build,
         jwks_source=own_jwks,
+        revocation_source=own_revocations,
     )
+    revocations: RevocationList = app.state.authenticator.revocations
     return app

@@ -6,23 +6,17 @@ year and ethnic group, and their joining and leaving dates.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 
-from services.registry import events
-from services.registry.catalogue import (
-    earliest_birth_year,
-    ethnicity_code,
-    is_ethnic_minority,
-    latest_birth_year,
-)
-from services.registry.clubs import Loc, Prepared, RegisterService, Stored
-from services.registry.problems import combined, invalid
-from services.registry.repository import Repositories, new_document
+from services.registry import messages
+from services.registry.clubs import Loc, Prepared, RegisterService, Stored, club_view
+from services.registry.repository import RecordQuery, Repositories, new_document
 from services.registry.schemas import (
     BulkResults,
+    Club,
     ItemError,
     ItemResult,
     Member,
@@ -30,23 +24,25 @@ from services.registry.schemas import (
     MemberCounts,
     MemberIn,
 )
+from services.registry.vocabularies import (
+    earliest_birth_year,
+    ethnicity_code,
+    is_ethnic_minority,
+    latest_birth_year,
+)
 from shared.audit import note_write
 from shared.auth import Principal
 from shared.contracts import CloudEvent
+from shared.edge import problems
+from shared.edge.dates import future_date_error, today_in_vietnam
+from shared.edge.i18n import pydantic_message, say
 from shared.http import PROBLEM_BASE, Problem
 from shared.mongo import Document
 from shared.versioned import Outcome
 
-VIETNAM = timezone(timedelta(hours=7))
-
 
 def member_id_of(club_id: str, member_code: str) -> str:
     return f"{club_id}/{member_code}"
-
-
-def today() -> date:
-    """Today in Viet Nam (UTC+7 all year)."""
-    return datetime.now(UTC).astimezone(VIETNAM).date()
 
 
 class MemberService:
@@ -68,67 +64,106 @@ class MemberService:
             tally["ethnic_minority"] += int(bool(member["ethnic_minority"]))
         return {key: MemberCounts(as_of=day, **value) for key, value in counts.items()}
 
+    async def club_views(self, documents: list[Document], day: date) -> list[Club]:
+        """Clubs as the API answers them, with their member counts on `day`."""
+        counts = await self.member_counts([document["_id"] for document in documents], day)
+        return [club_view(document, counts[document["_id"]]) for document in documents]
+
     # ---------------------------------------------------------------- members
     def prepare_member(
         self, club: Document, member_code: str, body: MemberIn, loc: Loc
     ) -> Prepared:
-        problems: list[Problem] = []
+        found: list[Problem] = []
         low, high = earliest_birth_year(), latest_birth_year()
         if body.birth_year is not None and not low <= body.birth_year <= high:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "birth-year-out-of-range",
-                    "Birth year out of range",
-                    f"birth_year {body.birth_year} is not between {low} and {high}.",
+                    say("Birth year out of range", "Năm sinh ngoài khoảng cho phép"),
+                    say(
+                        f"birth_year {body.birth_year} is not between {low} and {high}.",
+                        f"Năm sinh {body.birth_year} không nằm trong khoảng từ {low} đến {high}.",
+                    ),
                     [*loc, "birth_year"],
                 )
             )
+        today = today_in_vietnam()
+        for name in ("joined_on", "left_on"):
+            day = getattr(body, name)
+            error = None if day is None else future_date_error([*loc, name], day, today)
+            if error is not None:
+                found.append(
+                    problems.invalid(
+                        "date-in-future",
+                        say("Date in the future", "Ngày trong tương lai"),
+                        error["msg"],
+                        error["loc"],
+                    )
+                )
         minority = body.ethnic_minority
         code: str | None = None
         if body.ethnicity is not None:
             code = ethnicity_code(body.ethnicity)
             if code is None:
-                problems.append(
-                    invalid(
+                found.append(
+                    problems.invalid(
                         "unknown-ethnicity",
-                        "Unknown ethnic group",
-                        f"{body.ethnicity!r} is not the code of one of the 54 ethnic groups "
-                        "(01 Kinh … 54 Rơ-măm; GET /v1/ethnicities).",
+                        say("Unknown ethnic group", "Không có dân tộc này"),
+                        say(
+                            f"{body.ethnicity!r} is not the code of one of the 54 ethnic groups "
+                            "(01 Kinh … 54 Rơ-măm; GET /v1/ethnicities).",
+                            f"{body.ethnicity!r} không phải mã của một trong 54 dân tộc "
+                            "(01 Kinh … 54 Rơ-măm; GET /v1/ethnicities).",
+                        ),
                         [*loc, "ethnicity"],
                     )
                 )
             elif minority is not None and minority != is_ethnic_minority(code):
-                problems.append(
-                    invalid(
+                found.append(
+                    problems.invalid(
                         "ethnicity-mismatch",
-                        "Ethnicity and ethnic_minority disagree",
-                        f"ethnicity {code} is {'not ' * (not is_ethnic_minority(code))}an ethnic "
-                        f"minority, but ethnic_minority is {str(minority).lower()}.",
+                        say(
+                            "Ethnicity and ethnic_minority disagree",
+                            "Dân tộc và Dân tộc thiểu số không khớp",
+                        ),
+                        say(
+                            f"ethnicity {code} is {'not ' * (not is_ethnic_minority(code))}an "
+                            f"ethnic minority, but ethnic_minority is {str(minority).lower()}.",
+                            f"dân tộc {code} {'không ' * (not is_ethnic_minority(code))}là dân "
+                            f"tộc thiểu số, nhưng Dân tộc thiểu số ghi "
+                            f"{'Có' if minority else 'Không'}.",
+                        ),
                         [*loc, "ethnic_minority"],
                     )
                 )
             else:
                 minority = is_ethnic_minority(code)
         elif minority is None:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "ethnic-minority-required",
-                    "ethnic_minority required",
-                    "Give ethnic_minority (true or false), or the ethnicity it follows from.",
+                    say("ethnic_minority required", "Thiếu Dân tộc thiểu số"),
+                    say(
+                        "Give ethnic_minority (true or false), or the ethnicity it follows from.",
+                        "Hãy ghi Dân tộc thiểu số (Có hoặc Không), hoặc Dân tộc.",
+                    ),
                     [*loc, "ethnic_minority"],
                 )
             )
         if body.left_on is not None and body.left_on < body.joined_on:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "left-before-joined",
-                    "Leaving before joining",
-                    f"left_on {body.left_on} is before joined_on {body.joined_on}.",
+                    say("Leaving before joining", "Rời CLB trước khi tham gia"),
+                    say(
+                        f"left_on {body.left_on} is before joined_on {body.joined_on}.",
+                        f"Ngày rời {body.left_on} trước ngày tham gia {body.joined_on}.",
+                    ),
                     [*loc, "left_on"],
                 )
             )
-        if problems:
-            raise combined(problems)
+        if found:
+            raise problems.combined(found)
         key = member_id_of(club["_id"], member_code)
         state = {
             "id": key,
@@ -155,7 +190,7 @@ class MemberService:
 
     async def _write_member(self, prepared: Prepared, province: str) -> Stored:
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.member_upserted(prepared.state, revision, province)]
+            return [messages.member_upserted(prepared.state, revision, province)]
 
         written = await self._members.put(prepared.key, prepared.state, events_for)
         return Stored(prepared.key, written.outcome, written.revision)
@@ -169,14 +204,14 @@ class MemberService:
         for item in prepared:
             before = held.get(item.key)
             if before is None:
-                event = events.member_upserted(item.state, 1, province)
+                event = messages.member_upserted(item.state, 1, province)
                 inserts.append(new_document(item.key, item.state, [event]))
                 stored[item.key] = Stored(item.key, Outcome.CREATED, 1)
             elif {name: before.get(name) for name in item.state} == item.state:
                 stored[item.key] = Stored(item.key, Outcome.UNCHANGED, int(before["revision"]))
             else:
                 revision = int(before["revision"])
-                event = events.member_upserted(item.state, revision + 1, province)
+                event = messages.member_upserted(item.state, revision + 1, province)
                 if await self._members.put_if_at(item.key, revision, item.state, [event]):
                     stored[item.key] = Stored(item.key, Outcome.CHANGED, revision + 1)
                 else:  # changed under us: decide again on fresh state
@@ -188,8 +223,8 @@ class MemberService:
             note_write("member.upserted", item.key, stored[item.key].revision)
         return stored
 
-    async def members(self, club_id: str, after: str | None, limit: int) -> list[Document]:
-        return await self._members.page({"club_id": club_id}, after, limit)
+    async def members(self, query: RecordQuery, limit: int) -> list[Document]:
+        return await self._members.page(query, limit)
 
 
 def member_view(document: Document) -> Member:
@@ -209,12 +244,8 @@ class BulkMembers:
         # The whole call is about one club, so it is allowed or refused as a whole.
         club = await self._registers.club_for(club_id, caller, "submitter")
         if len(items) > self._max_items:
-            raise Problem(
-                413,
-                "too-many-members",
-                "Too many members in one call",
-                f"A bulk call holds at most {self._max_items} members; {len(items)} were sent.",
-                limit_items=self._max_items,
+            raise problems.too_many_items(
+                "too-many-members", self._max_items, len(items), "members", "thành viên"
             )
         results: list[ItemResult] = []
         prepared: dict[int, Prepared] = {}
@@ -223,11 +254,15 @@ class BulkMembers:
             try:
                 body = MemberBulkItem.model_validate(item)
                 if body.member_code in first:
-                    raise invalid(
+                    raise problems.invalid(
                         "duplicate-member",
-                        "Member repeated",
-                        f"Item {index} repeats member {body.member_code} of item "
-                        f"{first[body.member_code]}.",
+                        say("Member repeated", "Thành viên bị lặp"),
+                        say(
+                            f"Item {index} repeats member {body.member_code} of item "
+                            f"{first[body.member_code]}.",
+                            f"Mục {index} lặp lại thành viên {body.member_code} của mục "
+                            f"{first[body.member_code]}.",
+                        ),
                         [index, "member_code"],
                     )
                 first[body.member_code] = index
@@ -255,7 +290,9 @@ def _invalid_item(index: int, exc: ValidationError) -> ItemResult:
         status="rejected",
         type=PROBLEM_BASE + "validation",
         errors=[
-            ItemError(loc=[index, *(str(p) for p in error["loc"])], msg=error["msg"])
+            ItemError(
+                loc=[index, *(str(p) for p in error["loc"])], msg=pydantic_message(dict(error))
+            )
             for error in exc.errors()
         ],
     )

@@ -12,19 +12,20 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from services.registry import events
-from services.registry.catalogue import period_error
-from services.registry.folding import nfc
-from services.registry.permissions import forbidden, unknown_unit_reason, where
-from services.registry.problems import combined, invalid, programme_not_found
+from services.registry import messages
 from services.registry.repository import Repositories, RevisionedRepository
 from services.registry.schemas import ProgrammeIn, TargetIn, TargetPlan
 from services.registry.service import UnitService
+from services.registry.vocabularies import period_error
 from shared.audit import note_write
 from shared.auth import Principal
 from shared.auth.principal import Role
 from shared.contracts import CloudEvent
 from shared.contracts.indicators import INDICATOR_CODES
+from shared.edge import problems
+from shared.edge.authorization import forbidden, require_role
+from shared.edge.i18n import say
+from shared.edge.text import nfc
 from shared.http import Problem
 from shared.mongo import Document
 from shared.schemas import Programme
@@ -98,7 +99,7 @@ class ProgrammeService:
         state["name"], state["name_vi"] = nfc(state["name"]), nfc(state["name_vi"])
 
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.programme_upserted({"code": code, **state}, revision)]
+            return [messages.programme_upserted({"code": code, **state}, revision)]
 
         written: Written = await self._programmes.put(code, state, events_for)
         note_write("programme.upserted", code, written.revision)
@@ -107,7 +108,7 @@ class ProgrammeService:
     async def get(self, code: str) -> Programme:
         document = await self._programmes.get(code)
         if document is None:
-            raise programme_not_found(code)
+            raise problems.missing("programme", code)
         return programme_view(document)
 
     async def exists(self, code: str) -> bool:
@@ -141,22 +142,23 @@ class ProgrammeService:
         """Replace the part of the programme's plan the caller may write."""
         await self.get(code)
         if len(items) > MAX_TARGETS:
-            detail = f"A plan holds at most {MAX_TARGETS} targets; {len(items)} were sent."
-            raise Problem(
-                422,
+            raise problems.invalid(
                 "too-many-targets",
-                "Too many targets",
-                detail,
-                errors=[{"loc": ["body"], "msg": detail}],
+                say("Too many targets", "Quá nhiều chỉ tiêu"),
+                say(
+                    f"A plan holds at most {MAX_TARGETS} targets; {len(items)} were sent.",
+                    f"Một kế hoạch có tối đa {MAX_TARGETS} chỉ tiêu; đã gửi {len(items)}.",
+                ),
+                ["body"],
                 limit_items=MAX_TARGETS,
             )
         await self._check_scope(items, caller)
-        problems: list[Problem] = []
+        found: list[Problem] = []
         seen: dict[tuple[str, str, str], int] = {}
         for index, item in enumerate(items):
-            problems.extend(await self._target_problems(index, item, seen))
-        if problems:
-            raise combined(problems)
+            found.extend(await self._target_problems(index, item, seen))
+        if found:
+            raise problems.combined(found)
         sent = [item.model_dump() for item in items]
         for _ in range(_ATTEMPTS):
             held = await self._targets.get(code)
@@ -168,69 +170,78 @@ class ProgrammeService:
                 note_write("targets.set", code, revision)
                 return await self.targets(code, caller)
             next_revision = 1 if revision is None else revision + 1
-            event = events.target_set(state, next_revision)
+            event = messages.target_set(state, next_revision)
             if await self._targets.put_if_at(code, revision, state, [event]):
                 note_write("targets.set", code, next_revision)
                 return await self.targets(code, caller)
-        raise Problem(409, "concurrent-write", "Changed concurrently", f"{code} kept changing.")
+        raise problems.concurrent_write(code)
 
     async def _check_scope(self, items: Sequence[TargetIn], caller: Principal) -> None:
         """403 unless the caller may write every target it sent (checked before the rest)."""
-        if not caller.has_role("submitter"):
-            mine = None if caller.national else min(caller.provinces, default=None)
-            raise forbidden(caller, "submitter", mine, "Targets are written by submitters.")
+        require_role(caller, "submitter")
         refused: list[Problem] = []
         for index, item in enumerate(items):
             unit = await self._units.known(item.unit_id)
-            province = None if unit is None else self._units.directory.province_of(unit["id"])
+            if unit is None:
+                continue  # reported as an unknown unit (422) with the other mistakes
+            province = self._units.directory.province_of(unit["id"])
             if caller.may("submitter", province):
                 continue
-            reason = (
-                unknown_unit_reason(item.unit_id)
-                if unit is None
-                else f"Target {index} is on {item.unit_id}, {where(province)}."
-            )
             refused.append(
-                forbidden(caller, "submitter", province, reason, ["body", index, "unit_id"])
+                forbidden(
+                    caller,
+                    "submitter",
+                    province,
+                    f"Target {index} is on {item.unit_id}.",
+                    f"Chỉ tiêu {index} thuộc {item.unit_id}.",
+                    ["body", index, "unit_id"],
+                )
             )
         if refused:
-            first = refused[0]
-            first.errors = [error for problem in refused for error in problem.errors or []]
-            if len(refused) > 1:
-                first.detail += f" ({len(refused) - 1} more targets refused; see `errors`.)"
-            raise first
+            raise problems.combined(refused)
 
     async def _target_problems(
         self, index: int, item: TargetIn, seen: dict[tuple[str, str, str], int]
     ) -> list[Problem]:
-        problems: list[Problem] = []
+        found: list[Problem] = []
         if item.indicator not in INDICATOR_CODES:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "unknown-indicator",
-                    "Unknown indicator",
-                    f"{item.indicator!r} is not an indicator code of the catalogue.",
+                    say("Unknown indicator", "Không có chỉ số này"),
+                    say(
+                        f"{item.indicator!r} is not an indicator code of the catalogue.",
+                        f"{item.indicator!r} không phải mã chỉ số trong danh mục.",
+                    ),
                     ["body", index, "indicator"],
                 )
             )
         try:
             await self._units.resolve(item.unit_id, ["body", index, "unit_id"])
         except Problem as problem:
-            problems.append(problem)
+            found.append(problem)
         error = period_error(item.period)
         if error is not None:
-            problems.append(
-                invalid("invalid-period", "Invalid period", error, ["body", index, "period"])
+            found.append(
+                problems.invalid(
+                    "invalid-period",
+                    say("Invalid period", "Kỳ không hợp lệ"),
+                    error,
+                    ["body", index, "period"],
+                )
             )
         key = (item.indicator, item.unit_id, item.period)
         if key in seen:
-            problems.append(
-                invalid(
+            found.append(
+                problems.invalid(
                     "duplicate-target",
-                    "Duplicate target",
-                    f"Item {index} repeats the indicator, unit and period of item {seen[key]}.",
+                    say("Duplicate target", "Chỉ tiêu bị lặp"),
+                    say(
+                        f"Item {index} repeats the indicator, unit and period of item {seen[key]}.",
+                        f"Mục {index} lặp lại chỉ số, đơn vị và kỳ của mục {seen[key]}.",
+                    ),
                     ["body", index],
                 )
             )
         seen.setdefault(key, index)
-        return problems
+        return found

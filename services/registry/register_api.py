@@ -6,24 +6,25 @@ without a unit show the caller's provinces only (see docs/registry.md, *Access*)
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from services.registry.api import (
+from services.registry.clubs import site_view
+from services.registry.deps import (
     CREATED,
+    AsOf,
+    Caller,
     Cursor,
     Limit,
+    RecordPath,
     RegistryDep,
-    after_cursor,
+    UpdatedSince,
     answer_status,
-    next_cursor,
 )
-from services.registry.clubs import club_view, site_view
-from services.registry.import_columns import XLSX_MEDIA_TYPE, Kind
-from services.registry.import_formats import template
-from services.registry.members import member_view, today
+from services.registry.import_columns import COLUMNS, Kind
+from services.registry.members import member_view
+from services.registry.repository import RecordQuery, cursor_key
 from services.registry.schemas import (
     BulkResults,
     Club,
@@ -32,7 +33,6 @@ from services.registry.schemas import (
     ClubList,
     CreatedId,
     ExternalId,
-    ImportResult,
     MemberCode,
     MemberIn,
     MemberList,
@@ -43,14 +43,18 @@ from services.registry.schemas import (
     SiteList,
     SourceSystem,
 )
-from services.registry.uploads import read_upload
-from shared.auth.http import Caller, current_principal
-from shared.http import Problem
+from shared.auth.http import current_principal
+from shared.edge.cursors import decode_cursor, page_cursor
+from shared.edge.dates import today_in_vietnam
+from shared.edge.spreadsheets import UPLOAD_CONTENT, XLSX_MEDIA_TYPE, read_upload, template_xlsx
+from shared.schemas import UploadResult
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 
-RecordPath = Annotated[str, Path(max_length=100, description="The id the registry gave")]
-AsOf = Annotated[date | None, Query(description="Count members on this day (default: today)")]
+
+def _after(cursor: str | None) -> str | None:
+    key = decode_cursor(cursor, (str,))
+    return None if key is None else str(key[0])
 
 
 # --------------------------------------------------------------------- sites
@@ -58,6 +62,7 @@ AsOf = Annotated[date | None, Query(description="Count members on this day (defa
     "/sites/{source_system}/{external_id}",
     response_model=CreatedId,
     tags=["sites"],
+    summary="Register or update a site",
     responses=CREATED,
 )
 async def put_site(
@@ -74,7 +79,7 @@ async def put_site(
     return CreatedId(id=stored.key)
 
 
-@router.get("/sites", response_model=SiteList, tags=["sites"])
+@router.get("/sites", response_model=SiteList, tags=["sites"], summary="List sites")
 async def list_sites(
     reg: RegistryDep,
     caller: Caller,
@@ -82,18 +87,22 @@ async def list_sites(
         str | None, Query(max_length=60, description="Sites in this unit or below")
     ] = None,
     kind: SiteKind | None = None,
+    updated_since: UpdatedSince = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> SiteList:
     """Without `unit_id` (or with `vn`): the sites of the caller's provinces."""
-    found = await reg.registers.sites(unit_id, kind, after_cursor(cursor), limit + 1, caller)
+    query = RecordQuery(kind=kind, updated_since=updated_since, after=_after(cursor))
+    found = await reg.registers.sites(query, unit_id, caller, limit + 1)
     return SiteList(
-        items=[site_view(d) for d in found[:limit]], next_cursor=next_cursor(found, limit)
+        items=[site_view(d) for d in found[:limit]],
+        next_cursor=page_cursor(found, limit, cursor_key),
     )
 
 
-@router.get("/sites/{site_id}", response_model=Site, tags=["sites"])
+@router.get("/sites/{site_id}", response_model=Site, tags=["sites"], summary="One site")
 async def get_site(site_id: RecordPath, reg: RegistryDep, caller: Caller) -> Site:
+    """One site, for a `viewer` of its province."""
     return site_view(await reg.registers.get_site(site_id, caller))
 
 
@@ -102,6 +111,7 @@ async def get_site(site_id: RecordPath, reg: RegistryDep, caller: Caller) -> Sit
     "/clubs/{source_system}/{external_id}",
     response_model=CreatedId,
     tags=["clubs"],
+    summary="Register or update a club",
     responses=CREATED,
 )
 async def put_club(
@@ -118,7 +128,7 @@ async def put_club(
     return CreatedId(id=stored.key)
 
 
-@router.get("/clubs", response_model=ClubList, tags=["clubs"])
+@router.get("/clubs", response_model=ClubList, tags=["clubs"], summary="List clubs")
 async def list_clubs(
     reg: RegistryDep,
     caller: Caller,
@@ -128,34 +138,37 @@ async def list_clubs(
     programme: ProgrammeCode | None = None,
     kind: ClubKind | None = None,
     as_of: AsOf = None,
+    updated_since: UpdatedSince = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> ClubList:
-    """Without `unit_id` (or with `vn`): the clubs of the caller's provinces."""
-    found = await reg.registers.clubs(
-        unit_id, programme, kind, after_cursor(cursor), limit + 1, caller
+    """Without `unit_id` (or with `vn`): the clubs of the caller's provinces, each with
+    its member counts on `as_of`."""
+    query = RecordQuery(
+        programme=programme, kind=kind, updated_since=updated_since, after=_after(cursor)
     )
-    page = found[:limit]
-    counts = await reg.members.member_counts([d["_id"] for d in page], as_of or today())
+    found = await reg.registers.clubs(query, unit_id, caller, limit + 1)
     return ClubList(
-        items=[club_view(d, counts[d["_id"]]) for d in page],
-        next_cursor=next_cursor(found, limit),
+        items=await reg.members.club_views(found[:limit], as_of or today_in_vietnam()),
+        next_cursor=page_cursor(found, limit, cursor_key),
     )
 
 
-@router.get("/clubs/{club_id}", response_model=Club, tags=["clubs"])
+@router.get("/clubs/{club_id}", response_model=Club, tags=["clubs"], summary="One club")
 async def get_club(
     club_id: RecordPath, reg: RegistryDep, caller: Caller, as_of: AsOf = None
 ) -> Club:
+    """One club with its member counts on `as_of`, for a `viewer` of its province."""
     document = await reg.registers.club_for(club_id, caller, "viewer")
-    counts = await reg.members.member_counts([club_id], as_of or today())
-    return club_view(document, counts[club_id])
+    [club] = await reg.members.club_views([document], as_of or today_in_vietnam())
+    return club
 
 
 @router.put(
     "/clubs/{club_id}/members/{member_code}",
     response_model=CreatedId,
     tags=["members"],
+    summary="Register or update a club member",
     responses=CREATED,
 )
 async def put_member(
@@ -173,7 +186,12 @@ async def put_member(
     return CreatedId(id=stored.key)
 
 
-@router.post("/clubs/{club_id}/members:bulk", response_model=BulkResults, tags=["members"])
+@router.post(
+    "/clubs/{club_id}/members:bulk",
+    response_model=BulkResults,
+    tags=["members"],
+    summary="Register many members of a club",
+)
 async def bulk_members(
     club_id: RecordPath,
     reg: RegistryDep,
@@ -187,14 +205,27 @@ async def bulk_members(
     return await reg.bulk.run(club_id, items, caller)
 
 
-@router.get("/clubs/{club_id}/members", response_model=MemberList, tags=["members"])
+@router.get(
+    "/clubs/{club_id}/members",
+    response_model=MemberList,
+    tags=["members"],
+    summary="A club's members",
+)
 async def list_members(
-    club_id: RecordPath, reg: RegistryDep, caller: Caller, limit: Limit = 100, cursor: Cursor = None
+    club_id: RecordPath,
+    reg: RegistryDep,
+    caller: Caller,
+    updated_since: UpdatedSince = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> MemberList:
+    """The members of a club (pseudonymous codes only), for a `viewer` of its province."""
     await reg.registers.club_for(club_id, caller, "viewer")
-    found = await reg.members.members(club_id, after_cursor(cursor), limit + 1)
+    query = RecordQuery(club_id=club_id, updated_since=updated_since, after=_after(cursor))
+    found = await reg.members.members(query, limit + 1)
     return MemberList(
-        items=[member_view(d) for d in found[:limit]], next_cursor=next_cursor(found, limit)
+        items=[member_view(d) for d in found[:limit]],
+        next_cursor=page_cursor(found, limit, cursor_key),
     )
 
 
@@ -204,11 +235,18 @@ KindPath = Annotated[Kind, Path(description="`sites`, `clubs`, `members` or `cla
 
 @router.post(
     "/imports/{kind}",
-    response_model=ImportResult,
+    response_model=UploadResult,
+    response_model_exclude_none=True,
     tags=["imports"],
+    summary="Upload sites, clubs, members or classifications as CSV or XLSX",
+    openapi_extra={"requestBody": {"required": True, "content": UPLOAD_CONTENT}},
     responses={
-        413: {"description": "File too large"},
-        422: {"description": "Rows rejected; nothing written (problem with `results`)"},
+        413: {"description": "File too large, or too many rows"},
+        415: {"description": "Not a file upload"},
+        422: {
+            "description": "Rows rejected and `partial` not set: nothing written "
+            "(`import-rejected`, with `rows` and `summary`); or the file cannot be read"
+        },
     },
 )
 async def run_import(
@@ -216,34 +254,30 @@ async def run_import(
     request: Request,
     reg: RegistryDep,
     caller: Caller,
-    partial: Annotated[bool, Query(description="Write the good rows even if others fail")] = False,
-) -> Any:
-    """A CSV (UTF-8) or XLSX file, as the body or the form field `file`. A row of a
-    province the client may not submit for is rejected (`forbidden`) like a faulty one."""
-    content = await read_upload(request, reg.settings.import_max_bytes)
-    result = await reg.imports.run(kind, content, partial, caller)
-    if result.counts.get("rejected") and not partial:
-        raise Problem(
-            422,
-            "import-rejected",
-            "Rows rejected; nothing was written",
-            f"{result.counts['rejected']} of {len(result.results)} rows were rejected; see "
-            "`results`. Correct them, or send ?partial=true to write the others.",
-            **result.model_dump(mode="json", exclude={"kind"}),
-        )
-    return result
+    partial: Annotated[
+        bool, Query(description="Write the rows that passed even if others were rejected")
+    ] = False,
+) -> UploadResult:
+    """A CSV (UTF-8) or XLSX file, as the body or the form field `file`. Every row is
+    checked first; nothing is written unless every row passed, or `partial=true`. A row
+    of a province the client may not submit for is rejected (`forbidden`) like a faulty
+    one."""
+    upload = await read_upload(request, reg.settings.import_max_bytes)
+    return await reg.imports.run(kind, upload, partial, caller)
 
 
 @router.get(
     "/imports/{kind}/template.xlsx",
     tags=["imports"],
+    summary="The upload template of a kind",
     response_class=Response,
-    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "The XLSX template"}},
 )
 async def import_template(kind: KindPath) -> Response:
-    """The XLSX template of a kind, with Vietnamese headers and a guide sheet."""
+    """The XLSX template of a kind, with Vietnamese headers, drop-down lists for fixed
+    values (Nữ/Nam, …) and a guide sheet."""
     return Response(
-        template(kind),
+        template_xlsx("Dữ liệu", COLUMNS[kind]),
         media_type=XLSX_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{kind}-template.xlsx"'},
     )

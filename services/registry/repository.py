@@ -8,6 +8,8 @@ reference is stored as one document per province (see `reference.py`).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -47,6 +49,7 @@ OUTBOX_COLLECTIONS = (
     MEMBERS,
 )
 _HIDE_OUTBOX = {OUTBOX_FIELD: 0}
+UPDATED_AT = "updated_at"
 # Secondary indexes for a real server; the emulation scans anyway.
 _INDEXES: dict[str, tuple[str, ...]] = {
     CLASSIFICATIONS: ("unit_id",),
@@ -56,8 +59,49 @@ _INDEXES: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class RecordQuery:
+    """Which sites, clubs or members a list shows; turned into a filter here only."""
+
+    unit_ids: Sequence[str] | None = None  # in one of these units (`None`: any)
+    provinces: Sequence[str] | None = None  # of one of these provinces (`None`: any)
+    kind: str | None = None
+    programme: str | None = None
+    club_id: str | None = None
+    updated_since: datetime | None = None
+    after: str | None = None  # resume after this `_id`
+
+    def filter(self) -> Document:
+        selector: Document = {}
+        if self.unit_ids is not None:
+            selector["unit_id"] = {"$in": list(self.unit_ids)}
+        if self.provinces is not None:
+            selector["province_id"] = {"$in": list(self.provinces)}
+        for name in ("kind", "programme", "club_id"):
+            value = getattr(self, name)
+            if value is not None:
+                selector[name] = value
+        if self.updated_since is not None:
+            selector[UPDATED_AT] = {"$gte": self.updated_since}
+        if self.after is not None:
+            selector["_id"] = {"$gt": self.after}
+        return selector
+
+
+def cursor_key(document: Mapping[str, Any]) -> list[str | int]:
+    """What a page of records is resumed after (`RecordQuery.after`): its `_id`."""
+    return [str(document["_id"])]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 class RevisionedRepository:
-    """One collection of revisioned documents written through `put_revisioned`."""
+    """One collection of revisioned documents written through `put_revisioned`.
+
+    Every write that changes a document stamps `updated_at`, which `updated_since`
+    filters on (a province's system syncing what changed)."""
 
     def __init__(self, db: Database, name: str) -> None:
         self._collection: AsyncCollection[Document] = db[name]
@@ -75,7 +119,9 @@ class RevisionedRepository:
         return await self._collection.find({}, _HIDE_OUTBOX).sort("_id", 1).to_list(None)
 
     async def put(self, key: str, state: Mapping[str, Any], events_for: EventsFor) -> Written:
-        return await put_revisioned(self._collection, key, state, events_for)
+        return await put_revisioned(
+            self._collection, key, state, events_for, extra_on_change={UPDATED_AT: now()}
+        )
 
     async def put_if_at(
         self,
@@ -94,20 +140,26 @@ class RevisionedRepository:
             return True
         result = await self._collection.update_one(
             {"_id": key, REVISION_FIELD: revision},
-            with_outbox({"$set": {**state, REVISION_FIELD: revision + 1}}, events),
+            with_outbox(
+                {"$set": {**state, REVISION_FIELD: revision + 1, UPDATED_AT: now()}}, events
+            ),
         )
         return result.modified_count == 1
 
-    async def where(self, query: Mapping[str, Any]) -> list[Document]:
-        return await self._collection.find(dict(query), _HIDE_OUTBOX).sort("_id", 1).to_list(None)
-
-    async def page(self, query: Mapping[str, Any], after: str | None, limit: int) -> list[Document]:
-        """Up to `limit` documents matching `query` with `_id` after `after`, by `_id`."""
-        selector: dict[str, Any] = dict(query)
-        if after is not None:
-            selector["_id"] = {"$gt": after}
-        cursor = self._collection.find(selector, _HIDE_OUTBOX).sort("_id", 1).limit(limit)
+    async def page(self, query: RecordQuery, limit: int) -> list[Document]:
+        """Up to `limit` documents matching `query`, by `_id`."""
+        cursor = self._collection.find(query.filter(), _HIDE_OUTBOX).sort("_id", 1).limit(limit)
         return await cursor.to_list(None)
+
+
+class ClassificationRepository(RevisionedRepository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, CLASSIFICATIONS)
+
+    async def periods_of(self, unit_id: str) -> dict[str, list[Any]]:
+        """The periods of every classification of a unit, by name."""
+        found = self._collection.find({"unit_id": unit_id}, _HIDE_OUTBOX)
+        return {document["name"]: document["periods"] async for document in found}
 
 
 class ReferenceRepository:
@@ -181,7 +233,7 @@ class Repositories:
         self.villages = RevisionedRepository(db, VILLAGES)
         self.programmes = RevisionedRepository(db, PROGRAMMES)
         self.targets = RevisionedRepository(db, TARGETS)
-        self.classifications = RevisionedRepository(db, CLASSIFICATIONS)
+        self.classifications = ClassificationRepository(db)
         self.sites = RevisionedRepository(db, SITES)
         self.clubs = RevisionedRepository(db, CLUBS)
         self.members = MemberRepository(db)
@@ -203,6 +255,30 @@ class AccessRepository:
     async def client(self, client_id: str) -> Document | None:
         return await self._clients.find_one({"_id": client_id})
 
+    async def clients(self, after: str | None, limit: int) -> list[Document]:
+        """Clients by id, revoked ones included (`revoked_at` set)."""
+        selector: Document = {} if after is None else {"_id": {"$gt": after}}
+        return await self._clients.find(selector).sort("_id", 1).limit(limit).to_list(None)
+
+    async def revoke_client(self, client_id: str, at: datetime) -> bool:
+        """Mark a client revoked; `False` when there is no such client."""
+        result = await self._clients.update_one(
+            {"_id": client_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+        )
+        return result.matched_count == 1 or await self.client(client_id) is not None
+
+    async def revoked_clients(self) -> list[str]:
+        found = self._clients.find({"revoked_at": {"$ne": None}}, {"_id": 1})
+        return [document["_id"] async for document in found]
+
+    async def replace_secret(self, client_id: str, secret_hash: str, at: datetime) -> bool:
+        """Store a client's new secret hash; `False` when it is unknown or revoked."""
+        result = await self._clients.update_one(
+            {"_id": client_id, "revoked_at": None},
+            {"$set": {"secret_hash": secret_hash, "secret_rotated_at": at}},
+        )
+        return result.matched_count == 1
+
     async def add_client(self, document: Document) -> None:
         await self._clients.insert_one(document)
 
@@ -223,4 +299,4 @@ class AccessRepository:
 
 def new_document(key: str, state: Mapping[str, Any], events: Sequence[CloudEvent]) -> Document:
     """A first revision with its events, for bulk inserts."""
-    return {"_id": key, **state, REVISION_FIELD: 1, **outbox_fields(events)}
+    return {"_id": key, **state, REVISION_FIELD: 1, UPDATED_AT: now(), **outbox_fields(events)}

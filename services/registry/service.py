@@ -6,19 +6,10 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from services.registry import events
-from services.registry.catalogue import CLASSIFICATIONS, REGION_VALUES
-from services.registry.directory import (
-    UnitDirectory,
-    UnitQuery,
-    decode_cursor,
-    encode_cursor,
-    sort_key,
-)
-from services.registry.folding import nfc
-from services.registry.permissions import Loc, require, unknown_unit_reason, where
-from services.registry.problems import invalid, unit_not_found, unknown_unit
-from services.registry.repository import Repositories
+from services.registry import messages
+from services.registry.directory import UnitDirectory, UnitQuery, sort_key
+from services.registry.permissions import require_for
+from services.registry.repository import ClassificationRepository, Repositories
 from services.registry.schemas import (
     Classification,
     ClassificationIn,
@@ -27,16 +18,21 @@ from services.registry.schemas import (
     UnitSummary,
     VillageIn,
 )
+from services.registry.vocabularies import CLASSIFICATIONS, REGION_VALUES
 from shared.audit import note_write
 from shared.auth import Principal
 from shared.auth.principal import Role
 from shared.contracts import CloudEvent
-from shared.http import Problem
+from shared.edge import problems
+from shared.edge.cursors import decode_cursor, encode_cursor
+from shared.edge.i18n import say
+from shared.edge.text import nfc
 from shared.mongo import Document
 from shared.units import parse_unit_id
 from shared.versioned import Outcome
 
 UnitState = dict[str, Any]
+Loc = Sequence[str | int]
 Periods = list[dict[str, Any]]
 _ATTEMPTS = 20
 
@@ -49,7 +45,7 @@ class UnitService:
     def __init__(self, repositories: Repositories, directory: UnitDirectory) -> None:
         self._repositories = repositories
         self._villages = repositories.villages
-        self._classifications = repositories.classifications
+        self._classifications: ClassificationRepository = repositories.classifications
         self.directory = directory
 
     async def load_villages(self) -> None:
@@ -72,33 +68,31 @@ class UnitService:
         """The unit a body refers to (422 `unknown-unit` when there is none)."""
         state = await self.known(unit_id)
         if state is None:
-            raise unknown_unit(unit_id, loc)
+            raise problems.unknown_reference("unit", unit_id, loc)
         return state
 
     async def unit_for(
         self, unit_id: str, caller: Principal, role: Role, loc: Loc | None
-    ) -> UnitState | None:
-        """The unit a request is about, once the caller holds `role` for its province:
-        403 otherwise. An unknown unit (`None`) needs national scope, since its
-        province cannot be determined; the caller then reports it as unknown."""
+    ) -> UnitState:
+        """The unit a request is about, once the caller holds `role` for its province.
+
+        An unknown unit is said to be unknown (422 naming the field `loc`, or 404 when
+        the unit is the resource, `loc` `None`) before any right is checked: a province
+        that mistypes a code learns about the code, not about its rights."""
         state = await self.known(unit_id)
         if state is None:
-            require(caller, role, None, unknown_unit_reason(unit_id), loc)
-            return None
+            if loc is None:
+                raise problems.missing("unit", unit_id)
+            raise problems.unknown_reference("unit", unit_id, loc)
         province = self.directory.province_of(state["id"])
-        require(caller, role, province, f"{unit_id} is {where(province)}.", loc)
+        require_for(caller, role, province, f"Unit {unit_id}", f"Đơn vị {unit_id}", loc)
         return state
 
     def find(self, query: UnitQuery, cursor: str | None, limit: int) -> UnitList:
-        after = None
-        if cursor is not None:
-            after = decode_cursor(cursor)
-            if after is None:
-                raise invalid(
-                    "invalid-cursor", "Invalid cursor", "Unknown cursor.", ["query", "cursor"]
-                )
+        key = decode_cursor(cursor, (int, int, str))
+        after = None if key is None else (int(key[0]), int(key[1]), str(key[2]))
         if query.parent is not None and query.parent not in self.directory:
-            raise unknown_unit(query.parent, ["query", "parent"])
+            raise problems.unknown_reference("unit", query.parent, ["query", "parent"])
         found = self.directory.search(query, after, limit + 1)
         next_cursor = encode_cursor(sort_key(found[limit - 1])) if len(found) > limit else None
         return UnitList(items=[unit_summary(s) for s in found[:limit]], next_cursor=next_cursor)
@@ -106,35 +100,35 @@ class UnitService:
     async def get(self, unit_id: str) -> UnitDetail:
         state = self.directory.get(unit_id)
         if state is None:
-            raise unit_not_found(unit_id)
-        periods: dict[str, list[Any]] = {}
-        for document in await self._classifications.where({"unit_id": unit_id}):
-            periods[document["name"]] = document["periods"]
+            raise problems.missing("unit", unit_id)
+        periods = await self._classifications.periods_of(unit_id)
         return UnitDetail.model_validate(
             {**state, "revision": state.get("revision", 1), "classifications": periods}
         )
 
     def successors(self, unit_id: str) -> list[tuple[str, float]]:
         if unit_id not in self.directory:
-            raise unit_not_found(unit_id)
+            raise problems.missing("unit", unit_id)
         return self.directory.index.successors(unit_id)
 
     def predecessors(self, unit_id: str, level: str | None) -> list[tuple[str, float]]:
         if unit_id not in self.directory:
-            raise unit_not_found(unit_id)
+            raise problems.missing("unit", unit_id)
         return self.directory.predecessors(unit_id, level)
 
     async def add_village(self, body: VillageIn, caller: Principal) -> tuple[str, bool]:
         """Add a village under a commune of a province the caller submits for."""
         loc = ["body", "parent_id"]
         commune = await self.unit_for(body.parent_id, caller, "submitter", loc)
-        if commune is None:
-            raise unknown_unit(body.parent_id, loc)
         if commune["level"] != "commune":
-            raise invalid(
+            raise problems.invalid(
                 "village-parent-not-commune",
-                "A village belongs under a commune",
-                f"{body.parent_id} is a {commune['level']}; villages are added under a commune.",
+                say("A village belongs under a commune", "Thôn phải thuộc một xã"),
+                say(
+                    f"{body.parent_id} is a {commune['level']}; villages are added under a "
+                    "commune.",
+                    f"{body.parent_id} là cấp {commune['level']}; thôn chỉ được thêm vào xã.",
+                ),
                 loc,
             )
         village_id = f"{commune['id']}.{body.code}"
@@ -153,7 +147,7 @@ class UnitService:
         province = self.directory.province_of(commune["id"])
 
         def events_for(revision: int, _previous: Document | None) -> list[CloudEvent]:
-            return [events.unit_upserted(state, revision, province)]
+            return [messages.unit_upserted(state, revision, province)]
 
         written = await self._villages.put(village_id, state, events_for)
         self.directory.put_many([{**state, "revision": written.revision}])
@@ -168,8 +162,8 @@ class UnitService:
         """The unit of a classification path, once the caller may write its province's
         data (404 when there is no such unit, or it is the nation)."""
         unit = await self.unit_for(unit_id, caller, "submitter", None)
-        if unit is None or unit["level"] == "nation":
-            raise unit_not_found(unit_id)
+        if unit["level"] == "nation":
+            raise problems.missing("unit", unit_id)
         return unit
 
     async def put_classification(
@@ -187,11 +181,13 @@ class UnitService:
         def without(held: Periods) -> Periods:
             kept = [p for p in held if p["valid_from"] != valid_from.isoformat()]
             if len(kept) == len(held):
-                raise Problem(
-                    404,
+                raise problems.not_found(
                     "unknown-classification-period",
-                    "No such period",
-                    f"{unit_id} has no {name!r} period starting {valid_from}.",
+                    say("No such period", "Không có giai đoạn này"),
+                    say(
+                        f"{unit_id} has no {name!r} period starting {valid_from}.",
+                        f"{unit_id} không có giai đoạn {name!r} bắt đầu ngày {valid_from}.",
+                    ),
                 )
             return kept
 
@@ -217,42 +213,57 @@ class UnitService:
                 unchanged = Classification.model_validate({**state, "revision": revision})
                 return unchanged, Outcome.UNCHANGED
             next_revision = 1 if revision is None else revision + 1
-            event = events.classification_set(state, next_revision, province)
+            event = messages.classification_set(state, next_revision, province)
             if await self._classifications.put_if_at(key, revision, state, [event]):
                 note_write(action, key, next_revision)
                 outcome = Outcome.CREATED if held is None else Outcome.CHANGED
                 return Classification.model_validate({**state, "revision": next_revision}), outcome
-        raise Problem(409, "concurrent-write", "Changed concurrently", f"{key} kept changing.")
+        raise problems.concurrent_write(key)
 
 
 def classification_period(name: str, body: ClassificationIn) -> dict[str, Any]:
     if name not in CLASSIFICATIONS:
-        raise invalid(
+        listed = ", ".join(CLASSIFICATIONS)
+        raise problems.invalid(
             "unknown-classification",
-            "Unknown classification",
-            f"{name!r} is not a classification; use one of {', '.join(CLASSIFICATIONS)}.",
+            say("Unknown classification", "Không có phân loại này"),
+            say(
+                f"{name!r} is not a classification; use one of {listed}.",
+                f"{name!r} không phải là phân loại; dùng một trong {listed}.",
+            ),
             ["path", "name"],
         )
     value = body.value
+    title = say("Invalid classification value", "Giá trị phân loại không hợp lệ")
     if name == "region" and value not in REGION_VALUES:
-        raise invalid(
+        listed = ", ".join(REGION_VALUES)
+        raise problems.invalid(
             "invalid-classification-value",
-            "Invalid classification value",
-            f"region is one of {', '.join(REGION_VALUES)}, not {value!r}.",
+            title,
+            say(
+                f"region is one of {listed}, not {value!r}.",
+                f"Khu vực là một trong {listed}, không phải {value!r}.",
+            ),
             ["body", "value"],
         )
     if name == "especially_difficult" and not isinstance(value, bool):
-        raise invalid(
+        raise problems.invalid(
             "invalid-classification-value",
-            "Invalid classification value",
-            f"especially_difficult is true or false, not {value!r}.",
+            title,
+            say(
+                f"especially_difficult is true or false, not {value!r}.",
+                f"Đặc biệt khó khăn là Có hoặc Không, không phải {value!r}.",
+            ),
             ["body", "value"],
         )
     if body.valid_to is not None and body.valid_to < body.valid_from:
-        raise invalid(
+        raise problems.invalid(
             "period-ends-before-start",
-            "Period ends before it starts",
-            f"valid_to {body.valid_to} is before valid_from {body.valid_from}.",
+            say("Period ends before it starts", "Giai đoạn kết thúc trước khi bắt đầu"),
+            say(
+                f"valid_to {body.valid_to} is before valid_from {body.valid_from}.",
+                f"valid_to {body.valid_to} trước valid_from {body.valid_from}.",
+            ),
             ["body", "valid_to"],
         )
     return {
@@ -267,14 +278,19 @@ def with_period(held: list[dict[str, Any]], period: dict[str, Any]) -> list[dict
     others = [p for p in held if p["valid_from"] != period["valid_from"]]
     for other in others:
         if _overlap(other, period):
-            raise Problem(
-                409,
+            new = f"{period['valid_from']}..{period['valid_to'] or ''}"
+            old = f"{other['valid_from']}..{other['valid_to'] or ''}"
+            detail = say(
+                f"The period {new} overlaps the stored period {old} (value "
+                f"{other['value']!r}); end that one first.",
+                f"Giai đoạn {new} trùng với giai đoạn đã lưu {old} (giá trị "
+                f"{other['value']!r}); hãy kết thúc giai đoạn đó trước.",
+            )
+            raise problems.conflict(
                 "classification-overlap",
-                "Overlapping classification periods",
-                f"The period {period['valid_from']}..{period['valid_to'] or ''} overlaps the "
-                f"stored period {other['valid_from']}..{other['valid_to'] or ''} "
-                f"(value {other['value']!r}); end that one first.",
-                errors=[{"loc": ["body", "valid_from"], "msg": "overlaps a stored period"}],
+                say("Overlapping classification periods", "Các giai đoạn phân loại trùng nhau"),
+                detail,
+                errors=[problems.field_error(["body", "valid_from"], detail)],
             )
     return sorted([*others, period], key=lambda p: str(p["valid_from"]))
 

@@ -25,11 +25,14 @@ from services.reporting.facts import fact_from_state, fact_from_void, place
 from services.reporting.repository import ReadModels
 from services.reporting.rollups import (
     CellKey,
+    Delta,
+    add_change,
     add_rows,
     as_rows,
     cell_document,
     depth_of,
     fact_rows,
+    moved,
     parent_of,
     placed_cells,
 )
@@ -152,23 +155,52 @@ class Projection:
             for key, fact in newest.items()
             if key in held and fact["version"] > held[key]["version"]
         ]
+        changes = [(held.get(fact["_id"]), fact) for fact in (*inserts, *replaces)]
         cells: set[CellKey] = set()
-        for fact in (*inserts, *replaces):
-            cells |= placed_cells(held.get(fact["_id"])) | placed_cells(fact)
-        await self._with_cells(cells, lambda: self.models.write_facts(inserts, replaces))
+        for old, new in changes:
+            cells |= placed_cells(old) | placed_cells(new)
+        await self._with_cells(
+            cells, lambda: self.models.write_facts(inserts, replaces), changes=changes
+        )
 
     # --- cells ----------------------------------------------------------------------
 
-    async def _with_cells(self, cells: set[CellKey], write: Callable[[], Awaitable[None]]) -> None:
-        """`write` the facts, keeping the cells they count in correct across a crash."""
+    async def _with_cells(
+        self,
+        cells: set[CellKey],
+        write: Callable[[], Awaitable[None]],
+        changes: Sequence[tuple[Document | None, Document]] | None = None,
+    ) -> None:
+        """`write` the facts, keeping the cells they count in correct across a crash.
+
+        With the facts' `changes` (stored before, written now), the cells are moved by
+        their difference: what the old versions counted comes out, what the new ones
+        count goes in, reading the cells only. Without, or to finish after a crash, they
+        are recomputed from the facts. Either way the record of the cells to do is
+        written first and removed last."""
         if not cells:
             await write()
             return
         key = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
         await self.models.add_todo(key, [cell.id for cell in sorted(cells)])
         await write()
-        await self.recompute(cells)
+        if changes is None:
+            await self.recompute(cells)
+        else:
+            await self._move(changes)
         await self.models.remove_todos([key])
+
+    async def _move(self, changes: Sequence[tuple[Document | None, Document]]) -> None:
+        delta: Delta = {}
+        for old, new in changes:
+            add_change(delta, old, new, self.units)
+        held = {cell["_id"]: cell for cell in await self.models.cells([c.id for c in delta])}
+        documents: list[Document] = []
+        empty: list[str] = []
+        for cell, rows in delta.items():
+            own, total = moved(held.get(cell.id), cell, rows)
+            self._keep(cell, own, total, documents, empty)
+        await self.models.save_cells(documents, empty)
 
     async def finish_cells(self) -> None:
         """Recompute the cells left to do by a batch that did not finish."""
@@ -205,14 +237,26 @@ class Projection:
             periods = sorted({cell.period for cell in level})
             facts = await self.models.placed_facts(structure, units, periods)
             children = await self.models.child_cells(structure, units, periods)
+            # Each fact and child cell goes to the cells it can count in, once.
+            facts_of: dict[tuple[str, str], list[Document]] = defaultdict(list)
+            for fact in facts:
+                placed_on = (
+                    [fact["unit_id"]]
+                    if structure == "as_was"
+                    else sorted({entry["u"] for entry in fact.get("v34") or ()})
+                )
+                for unit in placed_on:
+                    facts_of[(unit, fact["m"])].append(fact)
+            children_of: dict[tuple[str, str], list[Document]] = defaultdict(list)
+            for child in children:
+                children_of[(child["pu"], child["m"])].append(child)
             for cell in level:
-                own = fact_rows((f for f in facts if f["m"] == cell.period), cell)
+                own = fact_rows(facts_of[(cell.unit, cell.period)], cell)
                 total = add_rows(
                     {key: dict(value) for key, value in own.items()},
                     (
                         row
-                        for child in children
-                        if child["pu"] == cell.unit and child["m"] == cell.period
+                        for child in children_of[(cell.unit, cell.period)]
                         for row in child["rows"]
                     ),
                 )

@@ -99,8 +99,10 @@ class ReadModels:
     # --- facts (highest activity version wins) -----------------------------------
 
     async def held_facts(self, keys: Sequence[str]) -> dict[str, Document]:
-        """The stored facts of these activities: their version and where they count."""
-        projection = {"version": 1, "status": 1, "m": 1, "unit_id": 1, "lineage": 1, "r34": 1}
+        """The stored facts of these activities: their version, where they count and what
+        they count (what a new version takes out of the cells)."""
+        fields = ("version", "status", "m", "unit_id", "lineage", "r34", "v34", *_FOR_CELLS)
+        projection = dict.fromkeys(fields, 1)
         rows = self.facts.find({"_id": {"$in": list(keys)}}, projection)
         return {row["_id"]: row async for row in rows}
 

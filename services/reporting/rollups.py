@@ -214,3 +214,75 @@ def span(start: date, end: date, *, years: bool) -> Span:
                 found_years.append(year)
                 whole = [month for month in whole if month[:4] != year]
     return Span(tuple(found_years), tuple(whole), tuple(partial))
+
+
+# --- moving cells by a change's difference ---------------------------------------------------
+
+# A sum this close to zero is zero (shares are fractions: what was added comes back out
+# with rounding noise).
+EPSILON = 1e-9
+
+Delta = dict[CellKey, dict[RowKey, tuple[list[float], list[float]]]]
+
+
+def contributions(
+    fact: Mapping[str, Any] | None, units: UnitIndex
+) -> list[tuple[CellKey, RowKey, float, bool]]:
+    """Where an active fact counts: `(cell, row key, weight, placed on the cell's unit)`
+    for its month and year cells, as the cells' recomputation counts it."""
+    if fact is None or fact.get("status") != "active" or "m" not in fact:
+        return []
+    key = tuple(fact.get(field) for field in ROW_KEYS.values())
+    month = str(fact["m"])
+    found: list[tuple[CellKey, RowKey, float, bool]] = []
+    lineage = fact.get("lineage") or [fact.get("unit_id")]
+    for position, unit in enumerate(lineage):
+        for period in (month, month[:4]):
+            found.append((CellKey(AS_WAS, str(unit), period), key, 1.0, position == 0))
+    for entry in fact.get("v34") or ():
+        chain = units.lineage(entry["u"]) if entry["u"] in units else [entry["u"]]
+        for position, unit in enumerate(chain):
+            for period in (month, month[:4]):
+                found.append((CellKey(VN34, unit, period), key, float(entry["s"]), position == 0))
+    return found
+
+
+def add_change(
+    into: Delta, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, units: UnitIndex
+) -> None:
+    """Take `old`'s contribution out of the cells and put `new`'s in."""
+    for fact, sign in ((old, -1.0), (new, 1.0)):
+        if fact is None:
+            continue
+        values = [float(fact.get(measure) or 0) for measure in MEASURES]
+        for cell, key, weight, own in contributions(fact, units):
+            own_sums, total_sums = into.setdefault(cell, {}).setdefault(
+                key, ([0.0] * len(MEASURES), [0.0] * len(MEASURES))
+            )
+            for position, value in enumerate(values):
+                change = sign * weight * value
+                total_sums[position] += change
+                if own:
+                    own_sums[position] += change
+
+
+def moved(
+    document: Mapping[str, Any] | None, cell: CellKey, changes: Mapping[RowKey, Any]
+) -> tuple[list[Document], list[Document]]:
+    """A cell's `own` and `rows` after the changes, zero rows left out."""
+    own = add_rows({}, (document or {}).get("own") or ())
+    total = add_rows({}, (document or {}).get("rows") or ())
+    for key, (own_change, total_change) in changes.items():
+        for target, change in ((own, own_change), (total, total_change)):
+            sums = target.setdefault(key, dict.fromkeys(MEASURES, 0.0))
+            for measure, value in zip(MEASURES, change, strict=True):
+                sums[measure] += value
+    return _kept(own), _kept(total)
+
+
+def _kept(sums: dict[RowKey, dict[str, float]]) -> list[Document]:
+    cleaned = {
+        key: {m: 0.0 if abs(v) < EPSILON else v for m, v in measures.items()}
+        for key, measures in sums.items()
+    }
+    return as_rows(cleaned)

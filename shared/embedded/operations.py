@@ -74,7 +74,7 @@ def select(
                 continue
             seen.add(key)
         document = codec.loads(text)
-        if not chosen.exact and find.query and not matches(find.query, document):
+        if chosen.residual is not None and not matches(chosen.residual, document):
             continue
         found.append(Row(key, document, text))
         if wanted is not None and len(found) >= wanted:

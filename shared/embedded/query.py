@@ -40,6 +40,8 @@ class Predicates:
     by_path: dict[str, list[Predicate]] = field(default_factory=dict)
     # Parts of the filter no index can serve ($or, $ne, regexes, arrays as operands…).
     rest: bool = False
+    # Paths with such a part among their operators.
+    partial: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Plan:
     params: tuple[Any, ...]
     index: str | None  # an index name, "_id_" for the primary key, None for a scan
     exact: bool
+    # What each candidate must still be checked against (the filter less what the SQL
+    # decided exactly); None when the SQL decided everything.
+    residual: dict[str, Any] | None
     ordered: bool
     may_repeat: bool  # a document can appear once per matching array element
 
@@ -89,6 +94,7 @@ def predicates(query: Mapping[str, Any] | None, into: Predicates | None = None) 
                 found.by_path.setdefault(key, []).append(Predicate(operator, operand))
             else:
                 found.rest = True
+                found.partial.add(key)
     return found
 
 
@@ -190,7 +196,7 @@ def plan(
             f"SELECT COUNT(*) FROM {table}{where}",
             tuple(id_params),
             "_id_",
-            id_exact and not found.rest and set(found.by_path) == {"_id"},
+            *_decided(query, found, {"_id"} if id_exact else set()),
             by_id_order,
             False,
         )
@@ -210,7 +216,7 @@ def plan(
             f"SELECT COUNT(*) FROM {table}{where}",
             tuple(id_params),
             "_id_" if id_sql else None,
-            id_exact and not found.rest and set(found.by_path) <= {"_id"},
+            *_decided(query, found, {"_id"} if id_sql and id_exact else set()),
             by_id_order,
             False,
         )
@@ -218,24 +224,19 @@ def plan(
     entries = spec.table(collection)
     sql: list[str] = []
     params: list[Any] = []
-    exact = not found.rest
-    served = set()
-    for path, column in zip(spec.paths, spec.columns, strict=True):
+    decided: set[str] = set()
+    columns_of = dict(zip(spec.paths, spec.columns, strict=True))
+    if "_id" not in columns_of:
+        columns_of["_id"] = "id"
+    for path, column in columns_of.items():
         if path in found.by_path:
             more, more_params, path_exact = _conditions(
-                f"x.{column}", path, found.by_path[path], spec.multikey
+                f"x.{column}", path, found.by_path[path], spec.multikey and path != "_id"
             )
             sql.extend(more)
             params.extend(more_params)
-            exact = exact and path_exact
-            served.add(path)
-    if id_preds and "_id" not in served:
-        more, more_params, path_exact = _conditions("x.id", "_id", id_preds, multikey=False)
-        sql.extend(more)
-        params.extend(more_params)
-        exact = exact and path_exact
-        served.add("_id")
-    exact = exact and served == set(found.by_path)
+            if path_exact:
+                decided.add(path)
     direction = _sorts_like(spec, equal, sort)
     order = ""
     if direction:
@@ -250,10 +251,19 @@ def plan(
         f"SELECT COUNT(DISTINCT x.id) FROM {entries} AS x WHERE {where}",
         tuple(params),
         spec.name,
-        exact,
+        *_decided(query, found, decided),
         bool(direction) or not sort,
         spec.multikey,
     )
+
+
+def _decided(
+    query: Mapping[str, Any] | None, found: Predicates, exact_paths: set[str]
+) -> tuple[bool, dict[str, Any] | None]:
+    """(exact, residual): what of the filter is left to check on each candidate."""
+    decided = exact_paths - found.partial
+    residual = {key: value for key, value in (query or {}).items() if key not in decided}
+    return not residual, residual or None
 
 
 def project(document: dict[str, Any], projection: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -269,7 +279,10 @@ def project(document: dict[str, Any], projection: Mapping[str, Any] | None) -> d
         return result
     result = {"_id": document["_id"]} if keep_id and "_id" in document else {}
     for path in flags:
-        _copy(document, result, path.split("."))
+        if "." in path:
+            _copy(document, result, path.split("."))
+        elif path in document:
+            result[path] = document[path]
     return result
 
 

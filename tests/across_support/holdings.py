@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from services.events.replica import RegistryReplica
 from services.events.repository import ReferenceRepository
 from services.reporting.service import ReportingService

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from shared.contracts import (
     CLUB_UPSERTED,
     PROGRAMME_UPSERTED,

@@ -64,7 +64,7 @@ def test_no_server_error_and_no_schema_violation(stack: Stack, service: str) -> 
             stdout=output,
             stderr=subprocess.STDOUT,
             timeout=SECONDS + 120,
-            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
+            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks"},
             check=False,
         )
     text = report.read_text(encoding="utf-8", errors="replace")

@@ -27,7 +27,7 @@ CSV = (
 
 @pytest.fixture
 async def events(mongo: MongoBackend, nats_server: NatsServer) -> AsyncIterator[httpx.AsyncClient]:
-    app = events_app(mongo, nats_server.url, import_max_bytes=64 * 1024)
+    app = events_app(mongo, nats_server.url, import_max_bytes=64 * 1024, import_max_rows=20)
     async with running(app) as client:
         await publish_and_wait(nats_server.url, client, reference_events())
         yield client
@@ -37,13 +37,30 @@ async def test_a_csv_upload_gives_row_results_and_is_idempotent(
     events: httpx.AsyncClient,
 ) -> None:
     files = {"file": ("truyen-thong.csv", ("\ufeff" + CSV).encode(), "text/csv")}
-    response = await events.post(
-        "/v1/imports/activities", params={"type": "communication_session"}, files=files
-    )
+    params = {"type": "communication_session"}
+    # One bad row keeps the file from being written, unless `partial`.
+    whole = await events.post("/v1/imports/activities", params=params, files=files)
+    assert (whole.status_code, whole.json()["type"].rsplit("/", 1)[-1]) == (422, "import-rejected")
+    assert whole.json()["summary"] == {
+        "created": 0,
+        "revised": 0,
+        "unchanged": 0,
+        "rejected": 1,
+        "valid": 2,
+    }
+    assert (await events.get("/v1/activities")).json()["items"] == []
+    params["partial"] = "true"
+    response = await events.post("/v1/imports/activities", params=params, files=files)
     assert response.status_code == 200
     body = response.json()
     assert body["format"] == "csv"
-    assert body["summary"] == {"created": 2, "revised": 0, "unchanged": 0, "rejected": 1}
+    assert body["summary"] == {
+        "created": 2,
+        "revised": 0,
+        "unchanged": 0,
+        "rejected": 1,
+        "valid": 0,
+    }
     rows = {row["row"]: row for row in body["rows"]}
     assert (rows[2]["status"], rows[2]["external_id"], rows[2]["version"]) == (
         "created",
@@ -55,10 +72,14 @@ async def test_a_csv_upload_gives_row_results_and_is_idempotent(
         {"loc": [], "msg": "Value error, ended_on must not be before started_on"}
     ]
 
-    again = await events.post(
-        "/v1/imports/activities", params={"type": "communication_session"}, files=files
-    )
-    assert again.json()["summary"] == {"created": 0, "revised": 0, "unchanged": 2, "rejected": 1}
+    again = await events.post("/v1/imports/activities", params=params, files=files)
+    assert again.json()["summary"] == {
+        "created": 0,
+        "revised": 0,
+        "unchanged": 2,
+        "rejected": 1,
+        "valid": 0,
+    }
     listed = (await events.get("/v1/activities", params={"source_system": "langson-p8"})).json()
     assert [item["activity"]["title"] for item in listed["items"]] == [
         "Tuyên truyền bình đẳng giới",
@@ -93,7 +114,16 @@ async def test_the_xlsx_template_filled_in_and_uploaded(events: httpx.AsyncClien
     output = io.BytesIO()
     book.save(output)
     upload = {"file": ("lop-hoc.xlsx", output.getvalue(), XLSX)}
-    response = await events.post("/v1/imports/activities", files=upload)
+    # An unknown site is refused at once, naming the column and the value …
+    strict = await events.post("/v1/imports/activities", files=upload)
+    assert strict.status_code == 422
+    error = strict.json()["rows"][1]["errors"][0]
+    assert (error["column"], error["loc"]) == ("Mã cơ sở", ["site_id"])
+    assert "'site-unknown'" in error["msg"]
+    # … unless the province says the site may arrive later.
+    response = await events.post(
+        "/v1/imports/activities", params={"allow_pending": "true"}, files=upload
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["format"] == "xlsx"
@@ -116,13 +146,53 @@ async def test_uploads_are_bounded_and_explain_bad_files(events: httpx.AsyncClie
     response = await events.post("/v1/imports/activities", files=too_big)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/body-too-large")
 
     unknown = {"file": ("x.csv", "Mã bản ghi,Ghi chú\n1,2\n".encode(), "text/csv")}
     response = await events.post("/v1/imports/activities", files=unknown)
     assert response.status_code == 422
-    assert response.json()["columns"] == ["Ghi chú"]
+    assert response.json()["unknown_columns"] == ["Ghi chú"]
 
     not_utf8 = {"file": ("x.csv", b"M\xe3 b\xe1n ghi\n1\n", "text/csv")}
     response = await events.post("/v1/imports/activities", files=not_utf8)
     assert response.status_code == 422
-    assert response.json()["type"].endswith("/import-encoding")
+    assert response.json()["type"].endswith("/import-unreadable")
+    oversize = CSV.splitlines()[0] + "\n" + "x" * 40_000 + "\n"
+    response = await events.post("/v1/imports/activities", content=oversize.encode())
+    assert (response.status_code, response.json()["type"].rsplit("/", 1)[-1]) == (
+        422,
+        "import-unreadable",
+    )
+    many = (
+        CSV.splitlines()[0]
+        + "\n"
+        + "".join(CSV.splitlines()[1].replace("TT-01", f"R-{n}") + "\n" for n in range(21))
+    )
+    response = await events.post("/v1/imports/activities", content=many.encode())
+    assert (response.status_code, response.json()["type"].rsplit("/", 1)[-1]) == (
+        413,
+        "import-too-many-rows",
+    )
+    assert (await events.get("/v1/activities")).json()["items"] == []
+
+
+async def test_row_errors_are_vietnamese_name_the_column_and_list_every_mistake(
+    events: httpx.AsyncClient,
+) -> None:
+    header = "Loại hoạt động,Hệ thống nguồn,Mã bản ghi,Mã chương trình,Mã đơn vị hành chính,"
+    header += "Tên hoạt động,Ngày bắt đầu,Ngày kết thúc,Năm học,Xếp loại,Mã cơ sở\n"
+    row = "Xếp loại trung tâm học tập cộng đồng,phutho-clc,R-1,CLC,vn63:06433,Xếp loại,"
+    row += f"hôm qua,01/06/2017,2016-2017,Rất tốt,{CENTRE_VAN_NHAM}\n"
+    response = await events.post(
+        "/v1/imports/activities",
+        content=(header + row).encode(),
+        headers={"Accept-Language": "vi-VN,vi;q=0.9", "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["title"] == "Có dòng bị từ chối; chưa ghi gì"
+    [result] = body["rows"]
+    assert [error["column"] for error in result["errors"]] == ["Ngày bắt đầu", "Xếp loại"]
+    assert result["errors"][1]["msg"] == (
+        "Xếp loại: 'Rất tốt' không hợp lệ; chọn một trong Xuất sắc, Tốt, Trung bình, Yếu"
+    )

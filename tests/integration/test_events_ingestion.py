@@ -12,7 +12,7 @@ import pytest
 
 from tests.events_support.activities import batch_item, club_meeting, communication_session
 from tests.events_support.registry import CLUB_BAN_MAY, publish_and_wait, reference_events
-from tests.events_support.stream import activity_count, published
+from tests.events_support.stream import Settled, published
 from tests.support.apps import events_app, running
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
@@ -53,8 +53,8 @@ async def test_new_identical_changed_is_201_200_200_with_versions_and_one_event_
         assert message.body["data"]["id"] == new.json()["id"]
     assert messages[1].body["data"]["version"] == 2
     assert messages[1].body["data"]["activity"]["title"] == "Diễn đàn phòng chống"
-    await asyncio.sleep(0.3)
-    assert await activity_count(nats_server.url) == 2, "the identical PUT published something"
+    settled = await Settled(nats_server.url).count(events)
+    assert settled == 2, "the identical PUT published something"
 
     detail = (await events.get(f"/v1/activities/{new.json()['id']}")).json()
     assert [(v["version"], v["activity"]["title"]) for v in detail["versions"]] == [

@@ -33,10 +33,18 @@ async def test_a_pending_club_resolves_when_the_registry_announces_it(
 ) -> None:
     async with running(events_app(mongo, nats_server.url)) as events:
         await publish_and_wait(nats_server.url, events, reference_events())
-        response = await events.put(
+        # Without the opt-in, an unknown club is a mistake, named at once.
+        refused = await events.put(
             "/v1/activities/langson-p8/CLB-2023-11", json=club_meeting(NEW_CLUB)
         )
-        assert response.status_code == 201
+        assert refused.status_code == 422
+        assert (refused.json()["field"], refused.json()["value"]) == ("club_id", NEW_CLUB)
+        response = await events.put(
+            "/v1/activities/langson-p8/CLB-2023-11",
+            params={"allow_pending": "true"},
+            json=club_meeting(NEW_CLUB),
+        )
+        assert response.status_code == 202
         written = response.json()
         assert (written["status"], written["pending_on"]) == (
             "pending_reference",
@@ -72,6 +80,7 @@ async def test_a_pending_unit_resolves_and_a_club_of_another_province_rejects(
         wrong_club = club_meeting("club-ha-giang-moi")
         batch = await events.post(
             "/v1/activities:batch",
+            params={"allow_pending": "true"},
             json=[batch_item("V-1", village), batch_item("V-2", wrong_club)],
         )
         first, second = batch.json()["results"]
@@ -112,7 +121,11 @@ async def test_a_reference_still_unknown_after_the_timeout_is_rejected_visibly(
     async with running(app) as events:
         await publish_and_wait(nats_server.url, events, reference_events())
         written = (
-            await events.put("/v1/activities/langson-p8/CLB-LATE", json=club_meeting("club-never"))
+            await events.put(
+                "/v1/activities/langson-p8/CLB-LATE",
+                params={"allow_pending": "true"},
+                json=club_meeting("club-never"),
+            )
         ).json()
         assert written["status"] == "pending_reference"
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.events.references import ReferenceCache
+from services.events.reference_cache import ReferenceCache
 from services.events.replica import RegistryReplica
 from services.events.repository import ReferenceRepository
 from shared.mongo import MongoHandle

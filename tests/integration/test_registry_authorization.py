@@ -97,10 +97,16 @@ async def test_lang_son_submitter_cannot_write_ha_giang_data(
             assert refused(await ls.put(f"/v1/clubs/{hg_club}/members/X1", json=MEMBER), HA_GIANG)
             bulk = [{"member_code": "X2", **MEMBER}]
             assert refused(await ls.post(f"/v1/clubs/{hg_club}/members:bulk", json=bulk), HA_GIANG)
-            # An unknown unit's province cannot be told: it needs national scope.
+            # An unknown unit is said to be unknown, naming the field and the value,
+            # not refused as if the province were missing a right.
             nowhere = await ls.put(f"/v1/sites/{SOURCE}/LS-Y", json=site("vn63:99999"))
-            assert refused(nowhere, "vn")
-            assert "unknown" in nowhere.json()["detail"]
+            assert (nowhere.status_code, problem_type(nowhere)) == (422, "unknown-unit")
+            assert (nowhere.json()["field"], nowhere.json()["value"]) == ("unit_id", "vn63:99999")
+            # Reading another province's data names the province, not a role.
+            other = await ls.get(f"/v1/clubs/{hg_club}")
+            assert refused(other, HA_GIANG, "viewer")
+            assert f"does not act for province {HA_GIANG}" in other.json()["detail"]
+            assert "needs role" not in other.json()["detail"]
             # Targets: one on Hà Giang, one national; both named.
             targets = await ls.put(
                 "/v1/programmes/P8/targets",
@@ -115,7 +121,7 @@ async def test_lang_son_submitter_cannot_write_ha_giang_data(
             assert refused(programme, "vn", role="admin")
 
             # Nothing stored, nothing published, nothing audited.
-            assert await stream.settle(admin) == before + 1  # the first sentinel
+            assert await stream.settle(admin) == before  # nothing but the markers
             assert await audit_of(admin, lang_son.client_id) == []
         assert (await admin.get(f"/v1/units/{BAN_MAY}.T1")).status_code == 404
         assert (await admin.get(f"/v1/units/{BAN_MAY}")).json()["classifications"] == {}
@@ -178,8 +184,8 @@ async def test_lang_son_submitter_writes_lang_son_and_is_audited(
 
             published = await stream.settle(admin)
             # village, classification, 2 sites, club twice, 2 members, one plan
-            assert published == before + 1 + 9
-            events = (await stream.messages())[-10:-1]
+            assert published == before + 9
+            events = (await stream.messages())[-11:-2]  # before the two markers
             assert {event["clientid"] for event in events} == {lang_son.client_id}
             target_event = events[-1]
             assert target_event["type"] == "vn.bdg.target.set.v1"
@@ -220,27 +226,31 @@ async def test_imports_reject_rows_of_other_provinces(
             )
             whole = await ls.post("/v1/imports/sites", content=sites_csv.encode())
             assert (whole.status_code, problem_type(whole)) == (422, "import-rejected")
-            statuses = [(r["row"], r["status"], r.get("type", "")) for r in whole.json()["results"]]
+            statuses = [
+                (r["row"], r["status"], r.get("problem", {}).get("type", ""))
+                for r in whole.json()["rows"]
+            ]
             assert [(row, status) for row, status, _ in statuses] == [
                 (2, "valid"),
                 (3, "rejected"),
                 (4, "rejected"),
             ]
             assert all(kind.endswith("/forbidden") for _, _, kind in statuses[1:])
-            assert whole.json()["results"][1]["errors"][0]["loc"] == ["unit_id"]
-            assert "vn63:02" in whole.json()["results"][1]["errors"][0]["msg"]
+            assert whole.json()["rows"][1]["errors"][0]["loc"] == ["unit_id"]
+            assert "vn63:02" in whole.json()["rows"][1]["errors"][0]["msg"]
             assert await audit_of(admin, lang_son.client_id) == []
 
             partial = await ls.post(
                 "/v1/imports/sites", params={"partial": "true"}, content=sites_csv.encode()
             )
             assert partial.status_code == 200
-            assert partial.json()["counts"] == {"created": 1, "rejected": 2}
+            summary = partial.json()["summary"]
+            assert (summary["created"], summary["rejected"]) == (1, 2)
             members_csv = (
                 f"club_id,member_code,sex,ethnicity,joined_on\n{hg_club},Z1,Nữ,02,2023-09-05\n"
             )
             members = await ls.post("/v1/imports/members", content=members_csv.encode())
-            assert members.json()["results"][0]["type"].endswith("/forbidden")
+            assert members.json()["rows"][0]["problem"]["type"].endswith("/forbidden")
             classes = (
                 f"unit_id,name,value,valid_from\n{BAN_MAY},region,III,2021-01-01\n"
                 f"{VAN_NHAM},region,II,2021-01-01\n"
@@ -248,7 +258,7 @@ async def test_imports_reject_rows_of_other_provinces(
             classified = await ls.post(
                 "/v1/imports/classifications", params={"partial": "true"}, content=classes.encode()
             )
-            assert [r["status"] for r in classified.json()["results"]] == ["rejected", "created"]
+            assert [r["status"] for r in classified.json()["rows"]] == ["rejected", "created"]
             removed = await ls.delete(f"/v1/units/{VAN_NHAM}/classifications/region/2021-01-01")
             assert removed.json()["periods"] == []
             audited = [

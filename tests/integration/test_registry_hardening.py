@@ -121,7 +121,7 @@ async def test_bodies_are_strict_and_bounded(mongo: MongoBackend, nats_server: N
         )
         crowd = [{"member_code": f"Z{i}", **MEMBER} for i in range(5_001)]
         crowded = await admin.post(f"/v1/clubs/{club_id}/members:bulk", json=crowd)
-        assert (crowded.status_code, crowded.json()["limit_items"]) == (413, 5_000)
+        assert (crowded.status_code, crowded.json()["limit"]) == (413, 5_000)
         # A literal that looks like an operator is stored as text.
         literal = await admin.put(f"/v1/sites/{SOURCE}/S3", json={**SITE, "name": OPERATOR})
         stored = await admin.get(f"/v1/sites/{literal.json()['id']}")
@@ -176,7 +176,11 @@ async def test_operators_in_queries_match_nothing(
                     baseline = await ids(client, path, {})
                     for value in INJECTIONS:
                         response = await client.get(path, params={param: value})
-                        assert response.status_code in (200, 403, 404, 422), (path, param, value)
+                        assert response.status_code in (200, 400, 403, 404, 422), (
+                            path,
+                            param,
+                            value,
+                        )
                         if response.status_code == 200:
                             found = {item["id"] for item in response.json()["items"]}
                             # A cursor skips ahead at most; a filter matches the literal.
@@ -211,4 +215,4 @@ async def test_operators_in_queries_match_nothing(
         rows = f"club_id,member_code,sex,ethnic_minority,joined_on\n{quoted},X1,Nữ,Có,2023-09-05\n"
         imported = await admin.post("/v1/imports/members", content=rows.encode())
         assert (imported.status_code, problem_type(imported)) == (422, "import-rejected")
-        assert imported.json()["results"][0]["type"].endswith("/unknown-club")
+        assert imported.json()["rows"][0]["problem"]["type"].endswith("/unknown-club")

@@ -44,14 +44,14 @@ async def test_templates_have_vietnamese_headers(
             book = load_workbook(io.BytesIO(response.content))
             assert book.sheetnames == ["Dữ liệu", "Hướng dẫn"]
             headers = [cell.value for cell in book.worksheets[0][1]]
-            assert "Mã đơn vị hành chính" in headers or "Mã thành viên" in headers
+            assert "Mã đơn vị hành chính *" in headers or "Mã thành viên *" in headers
         clubs = load_workbook(
             io.BytesIO((await client.get("/v1/imports/clubs/template.xlsx")).content)
         )
         assert [c.value for c in clubs.worksheets[0][1]][:3] == [
-            "Mã hệ thống nguồn",
-            "Mã định danh",
-            "Tên câu lạc bộ",
+            "Mã hệ thống nguồn *",
+            "Mã định danh *",
+            "Tên câu lạc bộ *",
         ]
         unknown = await client.get("/v1/imports/people/template.xlsx")
         assert unknown.status_code == 422
@@ -97,11 +97,11 @@ async def test_xlsx_clubs_and_csv_members(mongo: MongoBackend, nats_server: Nats
         )
         assert response.status_code == 200, response.text
         result = response.json()
-        assert [(r["row"], r["status"]) for r in result["results"]] == [
+        assert [(r["row"], r["status"]) for r in result["rows"]] == [
             (2, "created"),
             (3, "created"),
         ]
-        assert result["results"][0]["id"] == club_id_of(SOURCE, "C1")
+        assert result["rows"][0]["id"] == club_id_of(SOURCE, "C1")
         assert (await client.get(f"/v1/clubs/{club_id_of(SOURCE, 'C1')}")).json()[
             "kind"
         ] == "community"
@@ -118,13 +118,13 @@ async def test_xlsx_clubs_and_csv_members(mongo: MongoBackend, nats_server: Nats
             files={"file": ("members.csv", csv_text.encode(), "text/csv")},
         )
         assert response.status_code == 200, response.text
-        assert response.json()["counts"] == {"created": 3}
+        assert response.json()["summary"]["created"] == 3
         counts = (await client.get(f"/v1/clubs/{club_id_of(SOURCE, 'C1')}")).json()["members"]
         assert (counts["female"], counts["male"], counts["ethnic_minority"]) == (1, 1, 1)
         again = await client.post(
             "/v1/imports/members", files={"file": ("members.csv", csv_text.encode(), "text/csv")}
         )
-        assert again.json()["counts"] == {"unchanged": 3}
+        assert again.json()["summary"]["unchanged"] == 3
 
 
 async def test_all_or_nothing_unless_partial(mongo: MongoBackend, nats_server: NatsServer) -> None:
@@ -144,8 +144,8 @@ async def test_all_or_nothing_unless_partial(mongo: MongoBackend, nats_server: N
         body = refused.json()
         assert body["written"] is False
         statuses = [
-            (r["row"], r["status"], (r.get("type") or "").rsplit("/", 1)[-1])
-            for r in body["results"]
+            (r["row"], r["status"], (r.get("problem") or {}).get("type", "").rsplit("/", 1)[-1])
+            for r in body["rows"]
         ]
         assert statuses == [
             (2, "valid", ""),
@@ -154,13 +154,14 @@ async def test_all_or_nothing_unless_partial(mongo: MongoBackend, nats_server: N
             (6, "rejected", "duplicate-row"),
         ]
         assert (await client.get("/v1/sites")).json()["items"] == []
-        assert await stream.settle(client) == count + 1
+        assert await stream.settle(client) == count  # nothing but the markers
 
         partial = await client.post(
             "/v1/imports/sites?partial=true", content=(header + rows).encode()
         )
         assert partial.status_code == 200
-        assert partial.json()["counts"] == {"created": 1, "rejected": 3}
+        summary = partial.json()["summary"]
+        assert (summary["created"], summary["rejected"]) == (1, 3)
         assert [s["external_id"] for s in (await client.get("/v1/sites")).json()["items"]] == ["S1"]
 
 
@@ -189,16 +190,19 @@ async def test_classification_rows_and_bad_files(
         overlapping = header + f"{VAN_NHAM},Khu vực,I,01/06/2020,\n"
         refused = await client.post("/v1/imports/classifications", content=overlapping.encode())
         assert refused.status_code == 422
-        assert refused.json()["results"][0]["type"].endswith("/classification-overlap")
+        assert refused.json()["rows"][0]["problem"]["type"].endswith("/classification-overlap")
 
         wrong_columns = await client.post("/v1/imports/classifications", content=b"foo,bar\n1,2\n")
         assert (wrong_columns.status_code, problem_type(wrong_columns)) == (422, "import-columns")
         assert "foo" in wrong_columns.json()["detail"]
         latin1 = (header + "vn63:06433,Khu vực,I,2020-01-01,\n").encode("latin-1", errors="replace")
         unreadable = await client.post("/v1/imports/classifications", content=b"\xff\xfe" + latin1)
-        assert (unreadable.status_code, problem_type(unreadable)) == (422, "unreadable-import")
+        assert (unreadable.status_code, problem_type(unreadable)) == (422, "import-unreadable")
         broken_xlsx = await client.post("/v1/imports/clubs", content=b"PK\x03\x04garbage")
-        assert (broken_xlsx.status_code, problem_type(broken_xlsx)) == (422, "unreadable-import")
+        assert (broken_xlsx.status_code, problem_type(broken_xlsx)) == (422, "import-unreadable")
+        oversize = header + f"{VAN_NHAM},Khu vực," + "I" * 200_000 + ",01/01/2021,\n"
+        choked = await client.post("/v1/imports/classifications", content=oversize.encode())
+        assert (choked.status_code, problem_type(choked)) == (422, "import-unreadable")
         empty = await client.post("/v1/imports/clubs", content=header.encode())
         assert empty.status_code == 422
 
@@ -207,6 +211,6 @@ async def test_file_size_is_bounded(mongo: MongoBackend, nats_server: NatsServer
     async with registry(mongo, nats_server.url, import_max_bytes=64 * 1024) as client:
         big = b"x" * (200 * 1024)
         response = await client.post("/v1/imports/clubs", content=big)
-        assert (response.status_code, problem_type(response)) == (413, "import-too-large")
+        assert (response.status_code, problem_type(response)) == (413, "body-too-large")
         form = await client.post("/v1/imports/clubs", files={"file": ("big.csv", big, "text/csv")})
-        assert (form.status_code, problem_type(form)) == (413, "import-too-large")
+        assert (form.status_code, problem_type(form)) == (413, "body-too-large")

@@ -154,8 +154,14 @@ async def test_units_answer_while_nats_is_away_and_flow_when_it_is_back(
     async with running(app, wait_for_nats=False) as client:
         unit = await client.get("/v1/units/vn63:06433")
         assert unit.json()["name"] == "Xã Vân Nham"
-        await asyncio.sleep(0.5)
-        assert (await client.get("/v1/reference")).json()["state"] != "complete"
+
+        # Stored, but nothing can go out while NATS is away (no sleep: the state says so).
+        async def stored() -> dict[str, Any] | None:
+            status: dict[str, Any] = (await client.get("/v1/reference")).json()
+            return status if status["state"] == "publishing" else None
+
+        waiting, _ = await eventually(stored, timeout=10)
+        assert waiting["events_published"] == 0
         nats_server.start()
         status = await reference_complete(client, timeout=30)
         assert status["events_published"] == SLICE_UNITS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import nats
+import nats.js.errors
 from fastapi import FastAPI
 
 from tests.support.apps import eventually, registry_app, running
@@ -32,10 +33,9 @@ class Stream:
     """The REGISTRY stream as a consumer sees it."""
 
     url: str
+    markers: int = 0
 
     async def messages(self, subject: str = "bdg.registry.>") -> list[dict[str, Any]]:
-        import json
-
         connection = await nats.connect(self.url)
         try:
             js = connection.jetstream()
@@ -61,20 +61,43 @@ class Stream:
             await connection.close()
 
     async def settle(self, client: httpx.AsyncClient) -> int:
-        """Publish a sentinel change and wait for it: everything stored before it is
-        then published too. Returns the message count without the sentinel."""
-        before = await self.count()
-        sentinel = {"name": f"Sentinel {before}", "name_vi": f"Mốc {before}"}
-        response = await client.put("/v1/programmes/SENTINEL", json=sentinel)
-        assert response.status_code in (200, 201)
+        """How many messages other than markers the stream holds, once everything
+        stored so far has been published (no sleep: proven with two markers).
 
-        async def arrived() -> int | None:
-            count = await self.count()
-            return count if count > before else None
+        A marker is a change of the programme `SENTINEL`. The outbox relay publishes
+        in passes, each visiting the collections in a fixed order: an event stored
+        before the first marker is published in the pass that publishes that marker,
+        or in an earlier one, or (its collection visited just before it was stored) in
+        the next one, before anything of a later pass. The second marker is stored
+        after the first one was seen, so it goes out in a later pass, after
+        everything stored before the first. So two calls with nothing written
+        between them return the same number.
+        """
+        for _ in range(2):
+            self.markers += 1
+            name = f"Sentinel {self.markers}"
+            sentinel = {"name": name, "name_vi": f"Mốc {self.markers}"}
+            response = await client.put("/v1/programmes/SENTINEL", json=sentinel)
+            assert response.status_code in (200, 201), response.text
 
-        await eventually(arrived, timeout=10.0)
-        await asyncio.sleep(0.3)  # anything else the same flush carried
-        return await self.count() - 1
+            async def marker_sequence(name: str = name) -> int | None:
+                connection = await nats.connect(self.url)
+                try:
+                    js = connection.jetstream()
+                    try:
+                        last = await js.get_last_msg(
+                            "REGISTRY", "bdg.registry.v1.programme.upserted"
+                        )
+                    except nats.js.errors.NotFoundError:
+                        return None
+                    assert last.data is not None
+                    data = json.loads(last.data)["data"]
+                    return int(last.seq or 0) if data.get("name") == name else None
+                finally:
+                    await connection.close()
+
+            sequence, _ = await eventually(marker_sequence, timeout=10.0)
+        return sequence - self.markers
 
 
 async def reference_complete(client: httpx.AsyncClient, timeout: float = 30.0) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from services.events.config import EventsSettings
 from services.events.main import create_app as create_events
-from services.registry.api import Registry
 from services.registry.config import RegistrySettings
+from services.registry.deps import Registry
 from services.registry.main import create_app as create_registry
 from services.reporting.config import ReportingSettings
 from services.reporting.main import create_app as create_reporting

@@ -186,7 +186,7 @@ def test_a_rejected_activity_stops_the_load_naming_it() -> None:
         }
         return {"results": results, "summary": {"created": len(items) - 1}}
 
-    loader = Loader(FakeApi({"/v1/activities:batch": batch}), [])
+    loader = Loader(FakeApi({"/v1/activities:batch?allow_pending=true": batch}), [])
     day = "2023-01-01"
     items = [{"external_id": f"x-{i}", "started_on": day, "ended_on": day} for i in range(3)]
     with pytest.raises(DemoDataError, match="x-1"):

@@ -6,10 +6,11 @@ from datetime import date
 
 import pytest
 
-from services.events.access import activity_province, authorizable, refusal, require_role
+from services.events.access import activity_province, authorizable
 from services.events.items import ACTIVITY_ADAPTER
 from services.events.validation import validate
 from shared.auth import Principal
+from shared.edge.authorization import refusal, require_role
 from shared.http import Problem
 from tests.events_support.activities import club_meeting, communication_session
 from tests.events_support.registry import CLUB_BAN_MAY, reference_cache
@@ -70,6 +71,7 @@ def test_a_submitter_may_write_its_provinces_in_both_editions_only() -> None:
     assert national is not None
     assert national.extensions["required_province"] == "vn"
     assert "national scope" in national.detail
+    assert "does not act for province vn63:02" in problem.detail
 
 
 def test_a_viewer_may_read_but_not_write() -> None:
@@ -78,7 +80,8 @@ def test_a_viewer_may_read_but_not_write() -> None:
     require_role(VIEWER, "viewer")
     with pytest.raises(Problem) as raised:
         require_role(VIEWER, "submitter")
-    assert raised.value.extensions == {"required_role": "submitter"}
+    assert raised.value.extensions["required_role"] == "submitter"
+    assert "needs role 'submitter'" in raised.value.detail
 
 
 @pytest.mark.parametrize(

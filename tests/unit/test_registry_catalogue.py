@@ -6,16 +6,17 @@ from datetime import date, datetime
 
 import pytest
 
-from services.registry.catalogue import (
+from services.registry.folding import fold, nfc
+from services.registry.import_columns import COLUMNS, Kind
+from services.registry.vocabularies import (
     ETHNIC_GROUPS,
     ethnicity_code,
     is_ethnic_minority,
     period_error,
 )
-from services.registry.folding import fold, nfc
-from services.registry.import_columns import COLUMNS, Column, Kind, convert
 from services.reporting.catalogue import INDICATORS
 from shared.contracts.indicators import INDICATOR_CODES
+from shared.edge.spreadsheets import CellError, Column, convert
 
 
 @pytest.mark.parametrize("query", ["van nham", "Vân Nham", "VAN NHAM", "vÂn NhAm", " van  nham "])
@@ -101,7 +102,12 @@ def test_spreadsheet_cells_are_read_as_the_json_fields() -> None:
     assert convert(joined, date(2023, 9, 5)) == "2023-09-05"
     assert convert(joined, "05/09/2023") == "2023-09-05"
     assert convert(joined, "2023-09-05") == "2023-09-05"
-    assert convert(joined, "31/02/2023") == "31/02/2023"  # left for validation to refuse
+    with pytest.raises(CellError) as raised:
+        convert(joined, "31/02/2023")
+    assert "is not a date" in str(raised.value)
+    with pytest.raises(CellError) as raised:
+        convert(_column("members", "sex"), "gái")
+    assert raised.value.vi == "'gái' không hợp lệ; chọn một trong Nữ, Nam"
     assert convert(_column("members", "sex"), "Nữ") == "female"
     assert convert(_column("members", "sex"), "NAM") == "male"
     assert convert(_column("members", "birth_year"), 2010.0) == 2010
@@ -113,4 +119,3 @@ def test_spreadsheet_cells_are_read_as_the_json_fields() -> None:
     assert (
         convert(_column("classifications", "name"), "Đặc biệt khó khăn") == "especially_difficult"
     )
-    assert convert(joined, "  ") is None

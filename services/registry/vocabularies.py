@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from services.registry.folding import fold
+from shared.edge.dates import today_in_vietnam
 from shared.periods import PeriodError, parse_period
 
 # The 54 ethnic groups with their codes in the list of ethnic groups of Viet Nam
@@ -114,7 +113,7 @@ def earliest_birth_year() -> int:
 
 
 def latest_birth_year() -> int:
-    return date.today().year
+    return today_in_vietnam().year
 
 
 def period_error(period: str) -> str | None:
