@@ -56,7 +56,11 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     SITES: ("unit_id", "province_id"),
     CLUBS: ("unit_id", "province_id", "programme"),
     MEMBERS: ("club_id",),
+    # The revocation list every service polls.
+    CLIENTS: ("revoked_at",),
 }
+# Any revocation time is after this.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -268,7 +272,7 @@ class AccessRepository:
         return result.matched_count == 1 or await self.client(client_id) is not None
 
     async def revoked_clients(self) -> list[str]:
-        found = self._clients.find({"revoked_at": {"$ne": None}}, {"_id": 1})
+        found = self._clients.find({"revoked_at": {"$gte": _EPOCH}}, {"_id": 1})
         return [document["_id"] async for document in found]
 
     async def replace_secret(self, client_id: str, secret_hash: str, at: datetime) -> bool:

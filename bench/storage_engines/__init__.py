@@ -1,0 +1,1 @@
+"""Helpers of `bench/storage_engines.py`: engines, fidelity checks, speed, durability."""
