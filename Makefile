@@ -16,7 +16,8 @@ CODE := services shared tests deploy
 .PHONY: help up test lint typecheck unit integration e2e fuzz lock bootstrap rebuild clean docs chromium
 
 help:
-	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops)"
+	@echo "make up      start NATS and the three services with demo data (Ctrl-C stops);"
+	@echo "             data kept in .data; BDG_REPLICAS=2 BDG_NATS_NODES=3 for a local cluster"
 	@echo "make test    lint, type-check and run the whole test suite"
 	@echo "make rebuild replay both streams into fresh reporting read models, then switch"
 	@echo "make lock    re-resolve requirements.lock and requirements-dev.lock with hashes"
@@ -33,6 +34,7 @@ $(STAMP): requirements-dev.lock
 	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.lock
 	@touch $(STAMP)
 
+# BDG_REPLICAS, BDG_NATS_NODES, BDG_DATA_DIR, ... reach the launcher through the environment.
 up: $(STAMP)
 	$(BIN)/python deploy/run_local.py
 
@@ -78,5 +80,6 @@ rebuild: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m shared.contracts.asyncapi > docs/asyncapi.json
 
+# Keeps .data (the stores, streams and generated secrets of `make up`): rm -rf .data.
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -24,7 +24,7 @@ from deploy.demo.api import Api, DemoDataError
 from deploy.demo.model import REFORM_DATE, Body, Plan, Refs
 from deploy.demo.settle import wait_until_counted
 
-__all__ = ["DemoDataError", "load_demo_data"]
+__all__ = ["DemoDataError", "load_demo_data", "next_due_day", "plans"]
 
 VIETNAM = timezone(timedelta(hours=7))
 BATCH_SIZE = 1000
@@ -68,6 +68,32 @@ def load_demo_data(
     counts["calls"] = api.calls
     counts["milliseconds"] = round((time.monotonic() - started) * 1000)
     return counts
+
+
+def next_due_day(plans: list[Plan]) -> date | None:
+    """The first day after today (Viet Nam) on which a demo activity ends, so that a
+    launcher knows when loading again would send more; None when all are due.
+
+    Sites, clubs and successors only fill in ids, so placeholder references do."""
+    today = datetime.now(UTC).astimezone(VIETNAM).date()
+    refs = _PlaceholderRefs()
+    later = [
+        date.fromisoformat(item["ended_on"])
+        for plan in plans
+        for item in plan.activities(refs)
+        if date.fromisoformat(item["ended_on"]) > today
+    ]
+    return min(later, default=None)
+
+
+class _PlaceholderRefs(Refs):
+    def __init__(self) -> None:
+        super().__init__(sites=_Anything(), clubs=_Anything(), successors=_Anything())
+
+
+class _Anything(dict[Any, str]):
+    def __missing__(self, key: Any) -> str:
+        return "placeholder"
 
 
 class Loader:

@@ -1,11 +1,15 @@
-"""`make up`'s launcher: NATS and the three services as processes, end to end."""
+"""`make up`'s launcher: NATS and the three services as processes, end to end: start,
+Ctrl-C, start again on the same data, a service killed with SIGKILL, the local cluster."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +17,55 @@ from typing import Any
 import pytest
 
 from tests.support.mongo import MongoBackend
+from tests.support.nats import free_port
 from tests.support.stack import READY_LINE, Stack, local_stack
 
 pytestmark = pytest.mark.e2e
 
 
+def quiet_ports() -> dict[str, str]:
+    """NATS monitoring on a free port too (by default it is the client port + 4000)."""
+    return {"BDG_NATS_MONITOR_PORT": str(free_port())}
+
+
 @pytest.fixture
 def stack(mongo: MongoBackend, tmp_path: Path) -> Iterator[Stack]:
-    with local_stack(mongo, tmp_path) as running:
+    with local_stack(mongo, tmp_path, **quiet_ports()) as running:
         yield running
+
+
+def children(launcher_pid: int) -> dict[str, int]:
+    """The launcher's service processes: `registry`, `events`, … → pid."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+        if int(parent.split()[1]) == launcher_pid and b"-m" in command:
+            module = command[command.index(b"-m") + 1].decode()
+            found[module.removeprefix("services.")] = int(entry.name)
+    return found
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not seen within {timeout} s")
+        time.sleep(0.1)
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def post_chunked(stack: Stack, service: str, path: str, total_bytes: int) -> tuple[int, bytes]:
@@ -98,3 +142,98 @@ def test_stack_starts_carries_a_programme_to_reporting_and_stops_on_ctrl_c(stack
 
     assert stack.interrupt() == 0
     assert "stopped" in stack.output
+
+
+def test_a_killed_service_is_started_again_and_the_others_keep_running(stack: Stack) -> None:
+    stack.wait_for_line(READY_LINE, timeout=120)
+    stack.token = stack.printed_token()
+    before = children(stack.process.pid)
+    assert set(before) == {"registry", "events", "reporting"}
+    os.kill(before["events"], signal.SIGKILL)
+    stack.wait_for_line(f"events-1 (pid {before['events']}) stopped: killed by SIGKILL", 10)
+    stack.wait_for_line("events-1 started again", 10)
+    wait_until(lambda: ready(stack.url("events")), 60, "events ready again")
+    after = children(stack.process.pid)
+    assert after["events"] != before["events"]
+    # The healthy ones were not touched.
+    assert (after["registry"], after["reporting"]) == (before["registry"], before["reporting"])
+    # What was written before is served by the new process (kept in the data folder).
+    assert stack.call("GET", "events", "/v1/activities?limit=1")["items"]
+    assert stack.interrupt() == 0
+    assert children(stack.process.pid) == {}
+
+
+def test_a_second_start_keeps_data_admin_client_tokens_and_skips_the_demo_data(
+    mongo: MongoBackend, tmp_path: Path
+) -> None:
+    generated = {"BDG_ADMIN_CLIENT_ID": "", "BDG_ADMIN_CLIENT_SECRET": ""}
+    stack_file = tmp_path / "stack.json"
+    with local_stack(mongo, tmp_path, **generated, **quiet_ports()) as first:
+        first.wait_for_line(READY_LINE, timeout=120)
+        assert "demo data loaded" in first.output
+        listed = json.loads(stack_file.read_text())
+        assert listed == {
+            "nats": [f"nats://127.0.0.1:{first.ports['nats']}"],
+            "services": {name: [first.url(name)] for name in ("registry", "events", "reporting")},
+        }
+        first.token = first.printed_token()
+        first.call("PUT", "registry", "/v1/programmes/KEPT", {"name": "Kept", "name_vi": "Giữ"})
+        secret = (tmp_path / "secrets" / "admin-client-secret").read_text()
+        assert f"BDG_ADMIN_CLIENT_SECRET={secret}" in first.output
+        assert first.interrupt() == 0
+    assert not stack_file.exists(), "stack.json must not outlive the stack"
+
+    with local_stack(mongo, tmp_path, **generated, **quiet_ports()) as second:
+        second.wait_for_line(READY_LINE, timeout=120)
+        assert "demo data: already there" in second.output
+        assert f"BDG_ADMIN_CLIENT_SECRET={secret}" in second.output
+        # The first run's token still verifies, and its write is still there.
+        second.token = first.token
+        codes = [item["code"] for item in second.call("GET", "registry", "/v1/programmes")["items"]]
+        assert "KEPT" in codes
+        assert second.interrupt() == 0
+
+
+def test_the_local_cluster_runs_two_replicas_on_three_nats_nodes(
+    mongo: MongoBackend, tmp_path: Path
+) -> None:
+    env = {
+        "BDG_REPLICAS": "2",
+        "BDG_NATS_NODES": "3",
+        "BDG_DEMO_DATA": "0",
+        "BDG_NATS_ROUTE_PORT": str(free_port()),
+        **quiet_ports(),
+    }
+    with local_stack(mongo, tmp_path, **env) as cluster:
+        cluster.wait_for_line(READY_LINE, timeout=180)
+        listed = json.loads((tmp_path / "stack.json").read_text())
+        nats_port = cluster.ports["nats"]
+        assert listed["nats"] == [f"nats://127.0.0.1:{nats_port + k}" for k in range(3)]
+        for name in ("registry", "events", "reporting"):
+            base = cluster.ports[name]
+            assert listed["services"][name] == [
+                f"http://127.0.0.1:{base}",
+                f"http://127.0.0.1:{base + 10}",
+            ]
+            assert all(ready(url) for url in listed["services"][name])
+        cluster.token = cluster.printed_token()
+        # A write through registry replica 2 reaches reporting.
+        second = listed["services"]["registry"][1]
+        request = urllib.request.Request(
+            f"{second}/v1/programmes/R2",
+            data=json.dumps({"name": "Via replica 2", "name_vi": "Qua bản sao 2"}).encode(),
+            method="PUT",
+            headers={
+                "Authorization": f"Bearer {cluster.token}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status in (200, 201)
+
+        def in_reporting() -> bool:
+            items = cluster.call("GET", "reporting", "/v1/programmes")["items"]
+            return any(item["code"] == "R2" for item in items)
+
+        wait_until(in_reporting, 30, "the programme in reporting")
+        assert cluster.interrupt() == 0
