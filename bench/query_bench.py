@@ -2,22 +2,24 @@
 
     .venv/bin/python bench/query_bench.py [--facts N] [--queries Q] [--seconds S] [--rate R]
 
-MongoDB is `BDG_MONGODB_URL` when set, else the in-process emulation (said in the
-output; the emulation scans every document on every query and cannot hold a million
-facts, so it runs with a smaller N by default). NATS is a real `nats-server` started
-here on a free loopback port. The reporting service runs in this process (its lifespan,
-consumers and HTTP app; queries go through the ASGI app, without a network hop). It
-trusts a signing key made up for the run, and queries carry a token signed with it
-for a national viewer (as a national dashboard would), so token checks and scope
-checks are part of every measured query; the per-client rate limit is lifted.
+It runs once per engine and prints them side by side: the embedded store (always,
+100,000 facts by default) and MongoDB when `BDG_MONGODB_URL` is set (1,000,000). NATS
+is a real `nats-server` started here on a free loopback port. The reporting service
+runs in this process (its lifespan, consumers and HTTP app; queries go through the
+ASGI app, without a network hop). It trusts a signing key made up for the run, and
+queries carry a token signed with it for a national viewer (as a national dashboard
+would), so token checks and scope checks are part of every measured query; the
+per-client rate limit is lifted.
 
 1. Freshness under a steady load: for S seconds, R activity events per second are
    published to the ACTIVITIES stream (as the events service publishes an accepted
    PUT); every tenth one is followed: from its publish being acknowledged to the moment
    an indicator query over HTTP shows it. Prints p50/p95.
-2. Query time: N facts spread over 63 provinces and 2019-2024 are written into the
-   read model, then Q indicator queries for a province and a year (by sex, and by
-   child unit) and for the nation are timed. Prints p50/p95.
+2. Loading: N activities spread over 63 provinces and 2019-2024 are applied through the
+   projection (facts and cells, in batches of 1,000, as the consumer applies them).
+3. Query time: Q indicator queries for a province and a year (by sex, and by child
+   unit) and for the nation (by sex). Prints p50/p95, and the documents read per query:
+   rows the embedded store read, or MongoDB's `scannedObjects`.
 """
 
 from __future__ import annotations
@@ -42,9 +44,7 @@ import httpx  # noqa: E402
 import nats  # noqa: E402
 
 from services.reporting.config import ReportingSettings  # noqa: E402
-from services.reporting.facts import fact_from_state  # noqa: E402
 from services.reporting.main import create_app  # noqa: E402
-from services.reporting.projection import unit_node  # noqa: E402
 from services.reporting.service import ReportingService  # noqa: E402
 from shared.auth import SigningKey, issue_token, public_jwks  # noqa: E402
 from shared.broker import MSG_ID_HEADER  # noqa: E402
@@ -53,6 +53,8 @@ from shared.contracts import (  # noqa: E402
     ActivityState,
     CloudEvent,
 )
+from shared.embedded import operations as embedded_operations  # noqa: E402
+from shared.units import unit_node  # noqa: E402
 from tests.support.nats import NatsServer  # noqa: E402
 
 TYPES = ("club_meeting", "communication_session", "training_course", "forum")
@@ -209,27 +211,57 @@ async def _sessions(client: httpx.AsyncClient) -> int:
 
 
 async def load_facts(service: ReportingService, count: int, rng: random.Random) -> float:
+    """Apply `count` activities through the projection, as the consumer would."""
     projection = service.generations.active
     communes = [u for u in projection.units.all() if u.level == "commune" and u.edition == "vn63"]
     started = time.monotonic()
-    batch: list[dict[str, Any]] = []
-    for _ in range(count):
-        unit = rng.choice(communes).id
-        day = f"{rng.randint(2019, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        batch.append(fact_from_state(state(unit, day, rng), projection.units))
-        if len(batch) == 10_000:
-            await projection.models.facts.insert_many(batch)
-            batch = []
-    if batch:
-        await projection.models.facts.insert_many(batch)
+    for first in range(0, count, 1000):
+        events = []
+        for _ in range(min(1000, count - first)):
+            unit = rng.choice(communes).id
+            day = f"{rng.randint(2019, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            data = state(unit, day, rng)
+            events.append(
+                CloudEvent.new(
+                    ACTIVITY_RECORDED,
+                    data,
+                    source=ACTIVITY_RECORDED.stream.source,
+                    subject=data.id,
+                    correlation_id="bench",
+                )
+            )
+        await projection.apply_activities(events)
     return time.monotonic() - started
 
 
+class Examined:
+    """Documents the store read: the embedded store's rows, or MongoDB's scannedObjects."""
+
+    def __init__(self, service: ReportingService) -> None:
+        self._db = service.generations.active.models.db
+        self.rows = 0
+        original = embedded_operations.select
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            found = original(*args, **kwargs)
+            self.rows += len(found)
+            return found
+
+        embedded_operations.select = counting
+
+    async def now(self, embedded: bool) -> int:
+        if embedded:
+            return self.rows
+        status = await self._db.client.admin.command("serverStatus")
+        return int(status["metrics"]["queryExecutor"]["scannedObjects"])
+
+
 async def query_times(
-    client: httpx.AsyncClient, queries: int, rng: random.Random
-) -> dict[str, list[float]]:
+    client: httpx.AsyncClient, queries: int, rng: random.Random, examined: Examined, embedded: bool
+) -> tuple[dict[str, list[float]], dict[str, float]]:
     times: dict[str, list[float]] = {"province-year by sex": [], "province-year by child_unit": [],
                                      "nation-year by sex": []}  # fmt: skip
+    read: dict[str, int] = dict.fromkeys(times, 0)
     for _ in range(queries):
         province = f"vn63:{rng.randint(10, 72):02d}"
         year = str(rng.randint(2019, 2024))
@@ -239,32 +271,24 @@ async def query_times(
                                              "by": "child_unit"}),
             ("nation-year by sex", {"unit_id": "vn", "period": year, "by": "sex"}),
         ):  # fmt: skip
+            before = await examined.now(embedded)
             started = time.monotonic()
             response = await client.get("/v1/indicators/people_reached/values", params=params)
             times[label].append(time.monotonic() - started)
+            read[label] += await examined.now(embedded) - before
             assert response.status_code == 200, response.text
-    return times
+    return times, {label: read[label] / queries for label in read}
 
 
-async def main() -> None:
-    url = os.environ.get("BDG_MONGODB_URL") or None
-    parser = argparse.ArgumentParser(description="reporting query and freshness benchmark")
-    parser.add_argument("--facts", type=int, default=1_000_000 if url else 3_000)
-    parser.add_argument("--queries", type=int, default=30 if url else 5)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--rate", type=float, default=20.0, help="activity events per second")
-    args = parser.parse_args()
-    logging.disable(logging.INFO)  # FastStream's supervisor chatter
+async def run(engine: str, url: str | None, facts: int, args: argparse.Namespace) -> dict[str, str]:
     rng = random.Random(7)
-    kind = f"MongoDB server at {url}" if url else "in-process EMULATION (pymongo-async-mock)"
-    print(f"MongoDB: {kind}")
-    if not url:
-        print("note: the emulation scans every document per query; N is reduced accordingly")
+    found: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as folder:
         server = NatsServer(Path(folder) / "js")
         server.start()
         settings = ReportingSettings(
             mongodb_url=url,
+            data_dir=Path(folder) / "data",
             nats_url=server.url,
             log_json=False,
             log_level="WARNING",
@@ -297,17 +321,42 @@ async def main() -> None:
                     headers={"Authorization": f"Bearer {token}"},
                 ) as client:
                     followed = await freshness(client, server.url, args.seconds, args.rate, rng)
-                    print(f"freshness (publish acked -> visible in an indicator query) at "
-                          f"{args.rate:.0f} events/s for {args.seconds:.0f} s: "
-                          f"{percentiles(followed)}")  # fmt: skip
-                    seconds = await load_facts(service, args.facts, rng)
+                    found["freshness (publish acked -> visible)"] = percentiles(followed)
+                    seconds = await load_facts(service, facts, rng)
                     total = await service.generations.active.models.count_facts()
-                    print(f"loaded {args.facts:,} facts in {seconds:.1f} s ({total:,} in the "
-                          f"read model)")  # fmt: skip
-                    for label, samples in (await query_times(client, args.queries, rng)).items():
-                        print(f"query {label}: {percentiles(samples)}")
+                    found["facts"] = f"{total:,}"
+                    found["loaded through the projection, facts/s"] = f"{facts / seconds:,.0f}"
+                    examined = Examined(service)
+                    times, read = await query_times(
+                        client, args.queries, rng, examined, url is None
+                    )
+                    for label, samples in times.items():
+                        found[f"query {label}"] = percentiles(samples)
+                        found[f"  documents read per query ({label})"] = f"{read[label]:,.0f}"
         finally:
             server.stop()
+    return found
+
+
+async def main() -> None:
+    url = os.environ.get("BDG_MONGODB_URL") or None
+    parser = argparse.ArgumentParser(description="reporting query and freshness benchmark")
+    parser.add_argument("--facts", type=int, default=None)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="activity events per second")
+    args = parser.parse_args()
+    logging.disable(logging.INFO)  # FastStream's supervisor chatter
+    engines: list[tuple[str, str | None, int]] = [("embedded", None, args.facts or 100_000)]
+    if url:
+        engines.append(("mongodb", url, args.facts or 1_000_000))
+    results = {name: await run(name, address, facts, args) for name, address, facts in engines}
+    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    labels = list(next(iter(results.values())))
+    width = max(len(label) for label in labels)
+    print(f"{'':{width}}  " + "  ".join(f"{name:>40}" for name in results))
+    for label in labels:
+        print(f"{label:{width}}  " + "  ".join(f"{r[label]:>40}" for r in results.values()))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from nats.js.errors import BadRequestError
 from shared.contracts import STREAMS, kind_for_type
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger
+from shared.outbox import Unpublishable
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 # Long enough that a publish retried after a NATS outage is still recognised.
@@ -78,7 +79,7 @@ class JetStreamPublisher:
     async def publish(self, event: dict[str, Any]) -> None:
         kind = kind_for_type(event["type"])
         if kind is None:
-            raise ValueError(f"no subject known for event type {event['type']!r}")
+            raise Unpublishable(f"no subject known for event type {event['type']!r}")
         # Stored by `CloudEvent.to_document()`, so already the wire form.
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         await self._broker.publish(

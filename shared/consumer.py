@@ -47,6 +47,16 @@ FRESHNESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 
+PENDING = Gauge(
+    "bdg_consumer_pending_messages",
+    "Messages of the stream this service's consumer has yet to apply",
+    ["service", "stream"],
+)
+DEAD_LETTERS_OPEN = Gauge(
+    "bdg_consumer_dead_letters_open",
+    "Dead letters not yet retried successfully",
+    ["service", "stream"],
+)
 STREAM_GAP = Gauge(
     "bdg_stream_gap",
     "1 while the stream no longer holds events the database has not applied",
@@ -54,6 +64,7 @@ STREAM_GAP = Gauge(
 )
 
 log = get_logger(__name__)
+_MEASURE_SECONDS = 5.0
 
 
 def redelivery_delay(delivered: int) -> float:
@@ -204,10 +215,23 @@ class StreamConsumer:
             await self._subscription.unsubscribe()
             self._subscription = None
 
+    async def _measure(self) -> None:
+        """The consumer's lag and open dead letters, for /metrics."""
+        if self._subscription is not None:
+            info = await self._subscription.consumer_info()
+            pending = (info.num_pending or 0) + (info.num_ack_pending or 0)
+            PENDING.labels(self.service, self.stream.name).set(pending)
+        open_letters = (await self._dead_letters.count_by_stream()).get(self.stream.name, 0)
+        DEAD_LETTERS_OPEN.labels(self.service, self.stream.name).set(open_letters)
+
     async def _run(self) -> None:
         backoff = 0.1
-        checked = time.monotonic()
+        checked = measured = time.monotonic()
         while not self._stopping:
+            if time.monotonic() - measured > _MEASURE_SECONDS:
+                measured = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self._measure()
             if self._subscription is None or time.monotonic() - checked > self._check_every:
                 # A gap waits for the operator; a stream or consumer recreated behind our
                 # back (a NATS restart on a wiped store) is found here too.

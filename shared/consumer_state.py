@@ -144,6 +144,9 @@ class DeadLetterRepository:
             update["error"] = error
         await self._collection.update_one({"_id": key}, {"$set": update})
 
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index([("status", 1), ("_id", 1)])
+
     async def count_by_stream(self, status: str = "failed") -> dict[str, int]:
         counts: dict[str, int] = {}
         async for row in self._collection.find({"status": status}, {"stream": 1}):

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from prometheus_client import Counter
+from nats.errors import MaxPayloadError
+from prometheus_client import Counter, Gauge
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -36,6 +38,26 @@ EVENTS_PUBLISHED = Counter(
 PUBLISH_FAILURES = Counter(
     "bdg_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"]
 )
+OLDEST_PENDING = Gauge(
+    "bdg_outbox_oldest_pending_seconds",
+    "Age of the oldest event written and not yet published (0: none)",
+    ["service"],
+)
+DEAD_EVENTS = Gauge(
+    "bdg_outbox_dead_letters",
+    "Events set aside because NATS can never take them (too large, no subject)",
+    ["service"],
+)
+OUTBOX_DEAD_LETTERS = "outbox_dead_letters"
+
+
+class Unpublishable(Exception):
+    """An event NATS will never take as it is: set aside, so the others flow."""
+
+
+def unpublishable(exc: BaseException) -> bool:
+    return isinstance(exc, (MaxPayloadError, Unpublishable))
+
 
 log = get_logger(__name__)
 
@@ -147,13 +169,27 @@ class OutboxRelay:
                 await self.flush()
                 backoff = 0.1
                 timeout = self._poll_seconds
+                OLDEST_PENDING.labels(self._service).set(0)
             except Exception as exc:  # NATS or MongoDB unreachable: wait and retry.
                 PUBLISH_FAILURES.labels(self._service).inc()
+                with contextlib.suppress(Exception):
+                    OLDEST_PENDING.labels(self._service).set(await self._oldest_age())
                 log.warning("outbox relay waiting to retry", error=repr(exc), retry_in=backoff)
                 timeout = backoff
                 backoff = min(backoff * 2, self._max_backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _oldest_age(self) -> float:
+        """Seconds since the oldest event still waiting was written (one page's look)."""
+        now = datetime.now(UTC)
+        oldest = now
+        for collection in self._collections:
+            for document in await self._pending(collection):
+                for event in document.get(OUTBOX_FIELD, []):
+                    with contextlib.suppress(KeyError, ValueError, TypeError):
+                        oldest = min(oldest, datetime.fromisoformat(event["time"]))
+        return (now - oldest).total_seconds()
 
     async def _pending(self, collection: AsyncCollection[dict[str, Any]]) -> list[Document]:
         return (
@@ -175,13 +211,58 @@ class OutboxRelay:
         sent_ids = [
             event["id"] for event, outcome in zip(events, outcomes, strict=True) if outcome is None
         ]
-        if sent_ids:
-            await self._mark_sent(collection, documents, set(sent_ids))
+        dead = [
+            (event, outcome)
+            for event, outcome in zip(events, outcomes, strict=True)
+            if isinstance(outcome, BaseException) and unpublishable(outcome)
+        ]
+        if dead:
+            await self._set_aside(collection, dead)
+        if sent_ids or dead:
+            await self._mark_sent(
+                collection, documents, set(sent_ids) | {event["id"] for event, _ in dead}
+            )
             EVENTS_PUBLISHED.labels(self._service).inc(len(sent_ids))
-        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        failures = [
+            outcome
+            for outcome in outcomes
+            if isinstance(outcome, BaseException) and not unpublishable(outcome)
+        ]
         if failures:
             raise failures[0]
         return len(sent_ids)
+
+    async def _set_aside(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        dead: list[tuple[dict[str, Any], BaseException]],
+    ) -> None:
+        """Keep what NATS refused for good in the outbox's dead letters, with why."""
+        letters = self._dead_letters(collection)
+        for event, error in dead:
+            log.error(
+                "event set aside: NATS cannot take it",
+                event_id=event["id"],
+                type=event.get("type"),
+                error=repr(error),
+            )
+            await letters.replace_one(
+                {"_id": event["id"]},
+                {
+                    "_id": event["id"],
+                    "event": event,
+                    "collection": collection.name,
+                    "error": f"{type(error).__name__}: {error}",
+                    "set_aside_at": datetime.now(UTC),
+                },
+                upsert=True,
+            )
+        DEAD_EVENTS.labels(self._service).set(await letters.count_documents({}))
+
+    def _dead_letters(
+        self, collection: AsyncCollection[dict[str, Any]]
+    ) -> AsyncCollection[dict[str, Any]]:
+        return collection.database[OUTBOX_DEAD_LETTERS]
 
     async def _mark_sent(
         self,

@@ -149,6 +149,7 @@ class ServiceRuntime:
             self.relay.wake()
 
     async def start(self) -> None:
+        await self.dead_letters.ensure_indexes()
         self._connect_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
         for callback in self._on_start:
             await callback()

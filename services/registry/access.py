@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import serialization
 
 from services.registry.access_schemas import ClientCreated, ClientView
 from services.registry.directory import UnitDirectory
@@ -34,21 +35,62 @@ _KEY_CACHE_SECONDS = 30.0
 
 
 class KeyStore:
-    """The registry's signing keys: the newest signs, the retired stay for verification."""
+    """The registry's signing keys: the newest signs, the retired stay for verification.
 
-    def __init__(self, repository: AccessRepository, token_lifetime_seconds: int) -> None:
+    Private keys are kept in the database encrypted (PKCS #8, with the passphrase of
+    `BDG_SIGNING_KEY_PASSPHRASE[_FILE]`), and decrypted in memory only; a key stored
+    in plain text by an earlier version is encrypted when it is next loaded. Without the
+    passphrase they cannot be read: a stolen database copy signs no token.
+    """
+
+    def __init__(
+        self, repository: AccessRepository, token_lifetime_seconds: int, passphrase: str
+    ) -> None:
         self._repository = repository
         self._lifetime = token_lifetime_seconds
+        self._passphrase = passphrase.encode()
         self._keys: list[Document] = []
         self._loaded_at = float("-inf")
 
     async def load(self) -> None:
-        keys = await self._repository.signing_keys()
-        if not keys:
+        stored = await self._repository.signing_keys()
+        if not stored:
             await self._repository.add_signing_key(self._new_key_document())
-            keys = await self._repository.signing_keys()
+            stored = await self._repository.signing_keys()
+        keys = []
+        for document in stored:
+            if not document.get("encrypted"):
+                await self._repository.put_signing_key(self._encrypted(document))
+            keys.append({**document, "private_pem": self._plain(document)})
         self._keys = keys
         self._loaded_at = time.monotonic()
+
+    def _encrypted(self, document: Document) -> Document:
+        key = serialization.load_pem_private_key(document["private_pem"].encode(), password=None)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self._passphrase),
+        ).decode()
+        return {**document, "private_pem": pem, "encrypted": True}
+
+    def _plain(self, document: Document) -> str:
+        if not document.get("encrypted"):
+            return str(document["private_pem"])
+        try:
+            key = serialization.load_pem_private_key(
+                document["private_pem"].encode(), password=self._passphrase
+            )
+        except ValueError as exc:
+            raise RuntimeError(
+                f"signing key {document['_id']} cannot be decrypted: "
+                "BDG_SIGNING_KEY_PASSPHRASE is not the one it was stored with"
+            ) from exc
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
 
     async def _fresh(self) -> list[Document]:
         # Another registry instance may have rotated: look again now and then.
@@ -58,12 +100,14 @@ class KeyStore:
 
     def _new_key_document(self) -> Document:
         key = SigningKey.generate()
-        return {
-            "_id": key.kid,
-            "private_pem": key.private_pem,
-            "created_at": datetime.now(UTC),
-            "retired_at": None,
-        }
+        return self._encrypted(
+            {
+                "_id": key.kid,
+                "private_pem": key.private_pem,
+                "created_at": datetime.now(UTC),
+                "retired_at": None,
+            }
+        )
 
     async def signing_key(self) -> SigningKey:
         active = [key for key in await self._fresh() if key.get("retired_at") is None]

@@ -16,6 +16,11 @@ class RegistrySettings(ServiceSettings):
     admin_client_secret: str | None = Field(
         default=None, validation_alias="BDG_ADMIN_CLIENT_SECRET", min_length=16
     )
+    # Encrypts the private signing keys in the database; required (make up and the
+    # compose stack generate one; keep it with the backups, or tokens can't be signed).
+    signing_key_passphrase: str | None = Field(
+        default=None, validation_alias="BDG_SIGNING_KEY_PASSPHRASE", min_length=16, repr=False
+    )
     # Lifetime of access tokens (seconds).
     token_lifetime_seconds: int = Field(
         default=900, ge=60, le=86400, validation_alias="BDG_TOKEN_LIFETIME_SECONDS"

@@ -64,7 +64,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
         runtime.on_stop(stop_loading)
         members = MemberService(repositories)
-        keys = KeyStore(repositories.access, settings.token_lifetime_seconds)
+        if not settings.signing_key_passphrase:
+            raise RuntimeError(
+                "BDG_SIGNING_KEY_PASSPHRASE (or BDG_SIGNING_KEY_PASSPHRASE_FILE) is required: "
+                "the registry keeps its private signing keys encrypted with it"
+            )
+        keys = KeyStore(
+            repositories.access, settings.token_lifetime_seconds, settings.signing_key_passphrase
+        )
         await keys.load()
         clients = ClientService(
             repositories.access, keys, directory, settings.token_lifetime_seconds

@@ -295,6 +295,9 @@ class AccessRepository:
     async def add_signing_key(self, document: Document) -> None:
         await self._keys.insert_one(document)
 
+    async def put_signing_key(self, document: Document) -> None:
+        await self._keys.replace_one({"_id": document["_id"]}, document)
+
     async def retire_signing_keys_except(self, kid: str, at: Any) -> None:
         await self._keys.update_many(
             {"_id": {"$ne": kid}, "retired_at": None}, {"$set": {"retired_at": at}}

@@ -132,7 +132,7 @@ def add_rows(
 
 def as_rows(sums: Mapping[RowKey, Mapping[str, float]]) -> list[Document]:
     rows = []
-    for key, measures in sorted(sums.items(), key=lambda item: tuple(map(str, item[0]))):
+    for key, measures in sums.items():
         if not any(measures.values()):
             continue
         rows.append({**dict(zip(ROW_KEYS, key, strict=True)), **_numbers(measures)})
@@ -270,19 +270,31 @@ def moved(
     document: Mapping[str, Any] | None, cell: CellKey, changes: Mapping[RowKey, Any]
 ) -> tuple[list[Document], list[Document]]:
     """A cell's `own` and `rows` after the changes, zero rows left out."""
-    own = add_rows({}, (document or {}).get("own") or ())
-    total = add_rows({}, (document or {}).get("rows") or ())
-    for key, (own_change, total_change) in changes.items():
-        for target, change in ((own, own_change), (total, total_change)):
-            sums = target.setdefault(key, dict.fromkeys(MEASURES, 0.0))
-            for measure, value in zip(MEASURES, change, strict=True):
-                sums[measure] += value
-    return _kept(own), _kept(total)
+    parts = []
+    for part, position in (("own", 0), ("rows", 1)):
+        sums: dict[RowKey, list[float]] = {
+            _row_key(row): [float(row.get(measure) or 0) for measure in MEASURES]
+            for row in (document or {}).get(part) or ()
+        }
+        for key, change in changes.items():
+            target, delta = sums.get(key), change[position]
+            if target is None:
+                sums[key] = list(delta)
+            else:
+                sums[key] = [held + more for held, more in zip(target, delta, strict=True)]
+        parts.append(_listed(sums))
+    return parts[0], parts[1]
 
 
-def _kept(sums: dict[RowKey, dict[str, float]]) -> list[Document]:
-    cleaned = {
-        key: {m: 0.0 if abs(v) < EPSILON else v for m, v in measures.items()}
-        for key, measures in sums.items()
-    }
-    return as_rows(cleaned)
+def _listed(sums: Mapping[RowKey, list[float]]) -> list[Document]:
+    """Rows of measure lists, without zero rows or zero (or rounding-noise) measures."""
+    rows: list[Document] = []
+    for key, values in sums.items():
+        measures = {
+            measure: int(value) if float(value).is_integer() else value
+            for measure, value in zip(MEASURES, values, strict=True)
+            if abs(value) >= EPSILON
+        }
+        if measures:
+            rows.append({**dict(zip(ROW_KEYS, key, strict=True)), **measures})
+    return rows

@@ -242,7 +242,8 @@ def replacement(document: Document, new: Mapping[str, Any]) -> Document:
         raise ValueError("replacement document must not contain $ operators")
     if "_id" in new and new["_id"] != document["_id"]:
         raise WriteError("the _id field cannot be changed by a replacement", _IMMUTABLE_FIELD)
-    return {"_id": document["_id"], **copy.deepcopy({k: v for k, v in new.items() if k != "_id"})}
+    # Not copied: the store encodes it at once and keeps no reference to it.
+    return {"_id": document["_id"], **{k: v for k, v in new.items() if k != "_id"}}
 
 
 def upserted(query: Mapping[str, Any], update: Mapping[str, Any]) -> Document:
@@ -257,12 +258,10 @@ def upserted(query: Mapping[str, Any], update: Mapping[str, Any]) -> Document:
             continue
         _put(seed, path, copy.deepcopy(value))
     if is_update_document(update):
-        document = apply_update(seed, update, inserting=True)
+        document = apply_update(seed, update, inserting=True, in_place=True)
     else:
-        document = {
-            **({"_id": seed["_id"]} if "_id" in seed else {}),
-            **copy.deepcopy(dict(update)),
-        }
+        # A replacement: stored (encoded) at once, so not copied.
+        document = {**({"_id": seed["_id"]} if "_id" in seed else {}), **dict(update)}
     if "_id" not in document:
         document = {"_id": ObjectId(), **document}
     return document

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+import pytest
 
 from services.registry.deps import Registry
 from services.registry.repository import Repositories
@@ -192,3 +193,32 @@ async def test_rotation_keeps_issued_tokens_valid(
                 await eventually(accepted, timeout=5.0, interval=0.2)
         audited = await audit_of(admin, ADMIN_ID)
         assert [(e["action"], e["key"]) for e in audited] == [("signing-key.rotated", new_kid)]
+
+
+async def test_signing_keys_are_kept_encrypted_and_survive_a_restart(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    database = unique_database("test_registry")
+    first = registry_app(mongo, nats_server.url, database=database)
+    async with running(first) as admin:
+        token = admin.headers["Authorization"].removeprefix("Bearer ")
+        jwks = (await admin.get("/.well-known/jwks.json")).json()
+        stored = await runtime_of(first).mongo.db["signing_keys"].find({}).to_list(None)
+        assert stored
+        assert all("ENCRYPTED PRIVATE KEY" in key["private_pem"] for key in stored)
+    # Restarted: the same key, so a token issued before still verifies.
+    again = registry_app(mongo, nats_server.url, database=database)
+    async with running(again) as client:
+        assert (await client.get("/.well-known/jwks.json")).json() == jwks
+        async with acting_as(again, token) as same:
+            assert (await same.get("/v1/clients")).status_code == 200
+    # Another passphrase cannot read them: the registry refuses to start.
+    wrong = registry_app(
+        mongo,
+        nats_server.url,
+        database=database,
+        signing_key_passphrase="not-the-passphrase-it-was-stored-with",
+    )
+    with pytest.raises(RuntimeError, match="cannot be decrypted"):
+        async with running(wrong):
+            pass

@@ -65,6 +65,7 @@ def registry_app(mongo: MongoBackend, nats_url: str, **overrides: Any) -> FastAP
     overrides.setdefault("reference_provinces", "none")
     overrides.setdefault("admin_client_id", ADMIN_ID)
     overrides.setdefault("admin_client_secret", ADMIN_SECRET)
+    overrides.setdefault("signing_key_passphrase", "test-signing-key-passphrase")
     return create_registry(_settings(RegistrySettings, mongo, nats_url, **overrides))
 
 

@@ -49,6 +49,7 @@ class Services:
             "BDG_ADMIN_CLIENT_ID": ADMIN_ID,
             "BDG_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
             "BDG_REGISTRY_REFERENCE_PROVINCES": "20",
+            "BDG_SIGNING_KEY_PASSPHRASE": "faults-signing-key-passphrase",
             "BDG_LOG_LEVEL": "WARNING",
             "BDG_RATE_LIMIT_PER_SECOND": "100000",
             "BDG_RATE_LIMIT_BURST": "100000",
