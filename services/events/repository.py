@@ -218,8 +218,8 @@ class ReferenceRepository:
     ) -> list[Document]:
         """Keep, per `_id`, the highest revision; return the documents that changed.
 
-        The revisions held come from memory instead of a read (the registry sends
-        ~14,000 units at its first start, and the emulation scans per query).
+        The revisions held come from memory instead of a read: the registry sends
+        ~14,000 units at its first start, and a batch need not read what memory knows.
         """
         return await apply_latest(self._collection_of(kind), documents, held)
 

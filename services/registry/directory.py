@@ -1,7 +1,8 @@
 """Every unit in memory: the hierarchy, the crosswalk both ways, and search by name.
 
 About 14,150 units plus the villages provinces add; lookups, listings and searches
-never touch MongoDB (on the emulation every query scans its collection).
+never touch the database. Villages added through another registry replica arrive
+through this replica's follower of the registry stream (registry/main.py).
 """
 
 from __future__ import annotations

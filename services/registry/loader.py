@@ -6,10 +6,8 @@
 3. Put every unit in the in-memory directory at once, so the API answers at once.
 4. Store the new or changed chunks in the background, each with its events, a
    group of about `group_events` events at a time, and wait for the outbox relay to
-   publish a group before writing the next. The relay removes published events
-   with a `$pull` whose `$in` the emulation tests element by element against every
-   event of the batch, so one batch of 14,000 events would cost ~10 s of CPU;
-   groups of 500 keep it well under a second in total.
+   publish a group before writing the next: a province's chunk carries its units'
+   events, and groups keep each document and each relay pass small.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from services.registry.repository import OUTBOX_COLLECTIONS, Repositories
 from services.registry.service import UnitService
 from shared.app import create_service_app
 from shared.auth.http import RevocationList
+from shared.contracts import REGISTRY, UNIT_UPSERTED, CloudEvent
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
 
@@ -48,6 +50,25 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         await loader.prepare(Selection.parse(settings.reference_provinces))
         units = UnitService(repositories, directory)
         await units.load_villages()
+
+        async def follow_units(events: Sequence[CloudEvent]) -> None:
+            # Villages added through another registry replica (memory only: its
+            # database copy is this one's too).
+            fresh = [
+                event.data
+                for event in events
+                if event.type == UNIT_UPSERTED.type
+                and int((directory.get(event.data["id"]) or {}).get("revision", 0))
+                < int(event.data.get("revision", 0))
+            ]
+            if fresh:
+                directory.put_many(fresh)
+
+        async def stream_end() -> int:
+            js = runtime.broker.config.connection_state.stream
+            return int((await js.stream_info(REGISTRY.name)).state.last_seq)
+
+        runtime.follow(REGISTRY, UNIT_UPSERTED.subject, follow_units, stream_end)
         programmes = ProgrammeService(repositories, units)
         await programmes.seed()
         registers = RegisterService(repositories, units, programmes)

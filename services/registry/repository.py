@@ -50,7 +50,7 @@ OUTBOX_COLLECTIONS = (
 )
 _HIDE_OUTBOX = {OUTBOX_FIELD: 0}
 UPDATED_AT = "updated_at"
-# Secondary indexes for a real server; the emulation scans anyway.
+# Secondary indexes: what the lists and the checks look records up by.
 _INDEXES: dict[str, tuple[str, ...]] = {
     CLASSIFICATIONS: ("unit_id",),
     SITES: ("unit_id", "province_id"),
