@@ -406,7 +406,12 @@ async def centroids(
     service: ReportingDep,
     caller: Caller,
     unit_id: Annotated[
-        str, Query(max_length=20_000, description="a comma list of up to 500 unit ids")
+        str,
+        Query(
+            max_length=8_000,
+            pattern=r"^[A-Za-z0-9:.,_-]+$",
+            description="a comma list of up to 500 unit ids",
+        ),
     ],
 ) -> dict[str, Any]:
     """Map points (latitude, longitude) of units, from the `vietnamadminunits` package:

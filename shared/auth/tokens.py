@@ -163,6 +163,8 @@ class TokenVerifier:
         self._fetch: asyncio.Task[None] | None = None
         self._background: asyncio.Task[None] | None = None
         self._service = "bdg"
+        # Key ids a fetch just did not find, until when they are refused without a fetch.
+        self._unknown: dict[str, float] = {}
 
     @property
     def usable(self) -> bool:
@@ -236,6 +238,10 @@ class TokenVerifier:
         if held is not None:
             return held.key
         now = time.monotonic()
+        if self._unknown.get(kid, 0.0) > now:
+            # Just looked for and not found: the same key id again is refused at once
+            # (tokens with made-up key ids cannot make every request wait for a fetch).
+            raise InvalidToken("the token is signed by an unknown key")
         if now - self._failed_at < self._cooldown:
             raise KeysUnavailable(
                 f"the registry's keys could not be fetched; retry in {self._retry_after():.0f} s"
@@ -251,6 +257,10 @@ class TokenVerifier:
                 raise KeysUnavailable("the registry's signing keys cannot be fetched now") from exc
         held = self._keys.get(kid)
         if held is None:
+            now = time.monotonic()
+            self._unknown = {k: until for k, until in self._unknown.items() if until > now}
+            if len(self._unknown) < 10_000:
+                self._unknown[kid] = now + self._min_refresh
             raise InvalidToken("the token is signed by an unknown key")
         return held.key
 

@@ -2,7 +2,7 @@
 
 The three services run as processes (`make up`'s launcher) and Schemathesis sends
 generated requests, valid and invalid, with an admin token, for a bounded time per
-service (`BDG_FUZZ_SECONDS`, 25 s by default; `make fuzz` runs longer).
+service (`BDG_FUZZ_SECONDS`, 15 s by default; `make fuzz` runs longer).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.support.mongo import MongoBackend
 from tests.support.stack import READY_LINE, Stack, local_stack
 
 pytestmark = pytest.mark.fuzz
-SECONDS = int(os.environ.get("BDG_FUZZ_SECONDS", "25"))
+SECONDS = int(os.environ.get("BDG_FUZZ_SECONDS", "15"))
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
 
 

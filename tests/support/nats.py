@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_ports(offsets: tuple[int, ...]) -> int:
+    """A port `p` such that `p + k` is free for every `k` in `offsets`, below the range
+    the system hands out for outgoing connections (so none of them is taken meanwhile
+    by a client's ephemeral port)."""
+    for _ in range(200):
+        base = random.randrange(20_000, 30_000)
+        if all(_bindable(base + offset) for offset in offsets):
+            return base
+    raise RuntimeError(f"no free block of ports for offsets {offsets}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def nats_server_binary() -> str:

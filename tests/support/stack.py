@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.mongo import MongoBackend
-from tests.support.nats import free_port
+from tests.support.nats import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "press Ctrl-C to stop"
@@ -75,7 +75,10 @@ class Stack:
 
 @contextmanager
 def local_stack(mongo: MongoBackend, data_dir: Path, **extra_env: str) -> Iterator[Stack]:
-    ports = {name: free_port() for name in ("nats", "registry", "events", "reporting")}
+    # Room for a local cluster: NATS nodes on port + 1 and + 2, replicas on port + 10 k.
+    ports = {"nats": free_ports((0, 1, 2))}
+    for name in ("registry", "events", "reporting"):
+        ports[name] = free_ports((0, 10, 20))
     env = {
         **os.environ,
         "BDG_DATA_DIR": str(data_dir),
