@@ -54,10 +54,12 @@ async def test_hostile_values_are_refused_and_lists_do_not_widen_a_scope(
                             refused(response, f"{route} {name}={value}")
                 for value in HOSTILE:
                     refused(await client.get("/v1/periods", params={"period": value}), value)
-                    # Map points: unit ids are only looked up; unknown ones have no point.
-                    points = await client.get("/v1/geo/centroids", params={"unit_id": value})
-                    assert points.status_code == 200
-                    assert [(p["lat"], p["lon"]) for p in points.json()["items"]] == [(None, None)]
+                    # Map points: text outside the unit-id alphabet is refused.
+                    refused(await client.get("/v1/geo/centroids", params={"unit_id": value}), value)
+                # A well-formed id the package does not know has no point.
+                points = await client.get("/v1/geo/centroids", params={"unit_id": "vn99:77"})
+                assert points.status_code == 200
+                assert [(p["lat"], p["lon"]) for p in points.json()["items"]] == [(None, None)]
 
             # One unit of another province in a list refuses the whole request.
             for route in ROUTES:
