@@ -17,6 +17,15 @@ from shared.contracts.activities import (
     ActivityType,
     ActivityVoided,
 )
+from shared.contracts.approvals import (
+    APPROVAL_SET,
+    LOCK_SET,
+    ApprovalSet,
+    ApprovalState,
+    ApprovalStep,
+    LockSet,
+    approval_key,
+)
 from shared.contracts.catalogue import EVENT_KINDS, EventKind, kind_for_type
 from shared.contracts.envelope import CloudEvent, EnvelopeError, parse_envelope
 from shared.contracts.registry import (
@@ -47,9 +56,11 @@ __all__ = [
     "ACTIVITY_REVISED",
     "ACTIVITY_TYPES",
     "ACTIVITY_VOIDED",
+    "APPROVAL_SET",
     "CLASSIFICATION_SET",
     "CLUB_UPSERTED",
     "EVENT_KINDS",
+    "LOCK_SET",
     "MEMBER_UPSERTED",
     "PROGRAMME_UPSERTED",
     "RATING_GRADES",
@@ -63,12 +74,16 @@ __all__ = [
     "ActivityState",
     "ActivityType",
     "ActivityVoided",
+    "ApprovalSet",
+    "ApprovalState",
+    "ApprovalStep",
     "ClassificationPeriod",
     "ClassificationSet",
     "CloudEvent",
     "ClubUpserted",
     "EnvelopeError",
     "EventKind",
+    "LockSet",
     "MemberUpserted",
     "ProgrammeUpserted",
     "SiteUpserted",
@@ -77,6 +92,7 @@ __all__ = [
     "Target",
     "TargetSet",
     "UnitUpserted",
+    "approval_key",
     "kind_for_type",
     "parse_envelope",
 ]
