@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.consumer_state import document_time
 from shared.runtime import ServiceRuntime
@@ -34,6 +34,9 @@ class ServiceStatus(BaseModel):
     service: str
     mongodb: str
     streams: list[StreamStatus]
+    # Work done by one replica at a time (shared/lease.py): lease name → held by the
+    # replica that answers. Which replica relays the outbox, projects, rebuilds.
+    leases: dict[str, bool] = Field(default_factory=dict)
 
 
 def _ms(later: datetime | None, earlier: datetime | None) -> int | None:
@@ -76,7 +79,10 @@ async def service_status(runtime: ServiceRuntime) -> ServiceStatus:
             )
         )
     return ServiceStatus(
-        service=runtime.settings.service_name, mongodb=runtime.mongo.kind.value, streams=rows
+        service=runtime.settings.service_name,
+        mongodb=runtime.mongo.kind.value,
+        streams=rows,
+        leases={name: runtime.holds(name) for name in sorted(runtime.leases)},
     )
 
 

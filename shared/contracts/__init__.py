@@ -25,6 +25,7 @@ from shared.contracts.approvals import (
     ApprovalStep,
     LockSet,
     approval_key,
+    lock_key,
 )
 from shared.contracts.catalogue import EVENT_KINDS, EventKind, kind_for_type
 from shared.contracts.envelope import CloudEvent, EnvelopeError, parse_envelope
@@ -94,5 +95,6 @@ __all__ = [
     "UnitUpserted",
     "approval_key",
     "kind_for_type",
+    "lock_key",
     "parse_envelope",
 ]

@@ -1,8 +1,10 @@
 """Events of period locks and approval steps (`bdg.registry.v1.lock.*`, `…approval.*`).
 
-Both are registry events: one entity per (programme, period, unit), its id
-`"{programme}|{period}|{unit_id}"`, each event carrying the entity's full new state and
-a `revision` that grows by one per change, like every registry event.
+Both are registry events: one approval record per (programme, period, unit), its id
+`"{programme}|{period}|{unit_id}"`; one lock per (programme, period, unit, origin), its
+id the same key for a lock set by hand and the key followed by `|approval` for the lock
+an approval sets. Each event carries the entity's full new state and a `revision` that
+grows by one per change, like every registry event.
 
 A lock on a period covers every day of it, for the unit and every unit under it (and,
 across the 2025 reorganisation, its successors or predecessors for the days on their
@@ -31,8 +33,14 @@ LockOrigin = Literal["lock", "approval"]
 
 
 def approval_key(programme: str, period: str, unit_id: str) -> str:
-    """The id of the lock or approval record of one programme, period and unit."""
+    """The id of the approval record of one programme, period and unit."""
     return f"{programme}|{period}|{unit_id}"
+
+
+def lock_key(programme: str, period: str, unit_id: str, origin: LockOrigin = "lock") -> str:
+    """The id of a lock: set by hand, or set by an approval (the two never overwrite)."""
+    key = approval_key(programme, period, unit_id)
+    return key if origin == "lock" else f"{key}|{origin}"
 
 
 class LockSet(RegistryData):

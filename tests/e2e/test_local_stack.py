@@ -1,5 +1,6 @@
 """`make up`'s launcher: NATS and the three services as processes, end to end: start,
-Ctrl-C, start again on the same data, a service killed with SIGKILL, the local cluster."""
+Ctrl-C, start again on the same data, a service killed with SIGKILL (the local cluster:
+test_cluster_under_faults.py)."""
 
 from __future__ import annotations
 
@@ -192,48 +193,3 @@ def test_a_second_start_keeps_data_admin_client_tokens_and_skips_the_demo_data(
         codes = [item["code"] for item in second.call("GET", "registry", "/v1/programmes")["items"]]
         assert "KEPT" in codes
         assert second.interrupt() == 0
-
-
-def test_the_local_cluster_runs_two_replicas_on_three_nats_nodes(
-    mongo: MongoBackend, tmp_path: Path
-) -> None:
-    env = {
-        "BDG_REPLICAS": "2",
-        "BDG_NATS_NODES": "3",
-        "BDG_DEMO_DATA": "0",
-        "BDG_NATS_ROUTE_PORT": str(free_port()),
-        **quiet_ports(),
-    }
-    with local_stack(mongo, tmp_path, **env) as cluster:
-        cluster.wait_for_line(READY_LINE, timeout=180)
-        listed = json.loads((tmp_path / "stack.json").read_text())
-        nats_port = cluster.ports["nats"]
-        assert listed["nats"] == [f"nats://127.0.0.1:{nats_port + k}" for k in range(3)]
-        for name in ("registry", "events", "reporting"):
-            base = cluster.ports[name]
-            assert listed["services"][name] == [
-                f"http://127.0.0.1:{base}",
-                f"http://127.0.0.1:{base + 10}",
-            ]
-            assert all(ready(url) for url in listed["services"][name])
-        cluster.token = cluster.printed_token()
-        # A write through registry replica 2 reaches reporting.
-        second = listed["services"]["registry"][1]
-        request = urllib.request.Request(
-            f"{second}/v1/programmes/R2",
-            data=json.dumps({"name": "Via replica 2", "name_vi": "Qua bản sao 2"}).encode(),
-            method="PUT",
-            headers={
-                "Authorization": f"Bearer {cluster.token}",
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status in (200, 201)
-
-        def in_reporting() -> bool:
-            items = cluster.call("GET", "reporting", "/v1/programmes")["items"]
-            return any(item["code"] == "R2" for item in items)
-
-        wait_until(in_reporting, 30, "the programme in reporting")
-        assert cluster.interrupt() == 0
