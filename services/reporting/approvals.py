@@ -9,10 +9,11 @@ the fact's date and whose unit is the fact's unit or one of its ancestors (a vil
 counts under its approved commune; a commune under its approved district).
 
 A request reads the approved records once (`ApprovalScope`) and turns them into
-`Region`s: disjoint (programme, days, subtree roots), none of whose roots lies under
-another root of the same region, so that a fact is matched by at most one region and
-counted once. The facts are then read through the `(lineage, on)` index, one read per
-region, never by scanning all facts.
+`Region`s: (programme, days, subtree roots) whose days never overlap within a
+programme, so that a fact is matched by at most one region and counted once (a root
+under another root of the same region is dropped: the `$in` on the lineage would
+match its facts once anyway). The facts are then read through the `(lineage, on)`
+index, one read per region, never by scanning all facts.
 
 Clubs and members (stock indicators) count when the club's unit at the period end is
 covered, for the club's programme, by an approved record whose period contains that
