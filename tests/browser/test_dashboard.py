@@ -244,7 +244,7 @@ def test_approved_only_toggle_and_the_approval_table(served: Served, browser: Br
     wait_ready(page)
     assert f"{people['value']:,}".replace(",", ".") in card(page, "people_reached")
 
-    toggle = page.get_by_label("Chỉ số liệu đã phê duyệt")
+    toggle = page.get_by_role("checkbox", name="Chỉ số liệu đã phê duyệt")
     expect(toggle).not_to_be_checked()
     toggle.check()
     wait_ready(page)
@@ -274,8 +274,9 @@ def test_approved_only_toggle_and_the_approval_table(served: Served, browser: Br
     # Back to all data; the shared link keeps the toggle.
     page.goto(f"{served.urls['reporting']}/dashboard?{view}&approval=approved#token={token}")
     wait_ready(page)
-    expect(page.get_by_label("Chỉ số liệu đã phê duyệt")).to_be_checked()
-    page.get_by_label("Chỉ số liệu đã phê duyệt").uncheck()
+    toggle = page.get_by_role("checkbox", name="Chỉ số liệu đã phê duyệt")
+    expect(toggle).to_be_checked()
+    toggle.uncheck()
     wait_ready(page)
     assert "approval=" not in page.url
     assert f"{people['value']:,}".replace(",", ".") in card(page, "people_reached")

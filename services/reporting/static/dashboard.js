@@ -199,7 +199,9 @@
     new Date(iso).toLocaleString(locale(), { dateStyle: "short", timeStyle: "short" });
   // A calendar day (deadlines), as it is in Vietnam.
   const day = (iso) =>
-    new Date(`${iso}T12:00:00+07:00`).toLocaleDateString(locale(), { dateStyle: "short", timeZone: "Asia/Ho_Chi_Minh" });
+    new Date(`${iso}T12:00:00+07:00`).toLocaleDateString(locale(), {
+      day: "2-digit", month: "2-digit", year: "numeric", timeZone: "Asia/Ho_Chi_Minh",
+    });
 
   // --- language --------------------------------------------------------------------
 
