@@ -51,7 +51,7 @@ class ServiceSettings(BaseSettings):
     shutdown_notice_seconds: float = Field(default=2.0, ge=0, le=30)
     shutdown_drain_seconds: float = Field(default=20.0, ge=5, le=300)
     # Outbox relay: how often it looks for unsent events when nothing woke it.
-    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
     # Consumers: a message failing this many times lands in dead letters.
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_batch_size: int = Field(default=256, ge=1)

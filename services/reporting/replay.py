@@ -165,18 +165,31 @@ class Rebuilder:
         return self._task is not None and not self._task.done()
 
     async def recover(self) -> None:
-        """A rebuild interrupted by a stop is abandoned: its partial generation is dropped."""
+        """A rebuild interrupted by a stop (its replica killed or its lease lost) starts
+        again from the beginning on the replica that projects now: its partial
+        generation is dropped and the request stands again, so the generation watch
+        starts it at its next look. What was asked for is finished, never forgotten."""
         state = await self._meta.rebuild()
         if state and state.get("status") == "running":
-            await self._generations.models(state["generation"]).drop()
-            state.update(status="failed", error="interrupted by a restart; start it again")
-            await self._meta.save_rebuild(state)
+            generation = str(state["generation"])
+            await self._generations.models(generation).drop()
+            log.warning("rebuild interrupted: starting it again", generation=generation)
+            await self._meta.save_rebuild(
+                {
+                    "status": "requested",
+                    "generation": generation,
+                    "requested_at": state.get("started_at") or datetime.now(UTC),
+                    "restarts": int(state.get("restarts", 0)) + 1,
+                }
+            )
 
     async def start(self) -> dict[str, Any]:
         if self.running:
             raise RebuildRunning
         js = self._js()
         generation = next_generation(self._generations.active.generation)
+        asked = await self._meta.rebuild() or {}
+        restarts = int(asked.get("restarts", 0)) if asked.get("status") == "requested" else 0
         models = self._generations.models(generation)
         await models.drop()
         projection = Projection(models)
@@ -191,6 +204,7 @@ class Rebuilder:
             "started_at": datetime.now(UTC),
             "finished_at": None,
             "error": None,
+            "restarts": restarts,
             "streams": {},
         }
         for stream in (REGISTRY, ACTIVITIES):

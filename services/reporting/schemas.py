@@ -317,6 +317,8 @@ class RebuildState(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    # How many times it started again from the beginning after its replica stopped.
+    restarts: int = 0
     streams: dict[str, RebuildStream] = Field(default_factory=dict)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from services.reporting.catalogue import INDICATORS
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
 from services.reporting.projection import Projection
-from services.reporting.repository import ReadModels
+from services.reporting.repository import MetaRepository, ReadModels
 from shared.contracts import CloudEvent
 from shared.mongo import MongoHandle
 from shared.periods import parse_period
@@ -17,6 +18,7 @@ from tests.reporting_support import scenario
 from tests.reporting_support.apps import reporting_app, running, service_of
 from tests.reporting_support.checks import all_figures, wait_caught_up
 from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.support.apps import eventually
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
@@ -97,3 +99,49 @@ async def test_a_restart_reads_the_generation_the_last_rebuild_switched_to(
         assert (await client.get("/v1/status")).json()["generation"] == "g2"
         await wait_caught_up(client)
         assert await all_figures(client) == before
+
+
+async def test_a_rebuild_left_running_by_a_stopped_replica_starts_again_and_finishes(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    database = f"test_reporting_{uuid.uuid4().hex[:10]}"
+    app = reporting_app(mongo, nats_server.url, database=database)
+    async with running(app) as client:
+        await publish(nats_server.url, registry_events())
+        await publish(nats_server.url, activity_events())
+        await wait_caught_up(client)
+        before = await all_figures(client)
+    # What a replica killed in the middle of a rebuild leaves: the state says running,
+    # and the new generation holds part of the history (here, one stray fact).
+    handle = MongoHandle(mongo.url, database, "tests", data_dir=mongo.data_dir)
+    try:
+        partial = ReadModels(handle.db, "g2")
+        await partial.facts.insert_one({"_id": "partial-only", "indicator": "forums"})
+        await MetaRepository(handle.db).save_rebuild(
+            {
+                "status": "running",
+                "generation": "g2",
+                "previous_generation": "g1",
+                "started_at": datetime.now(UTC),
+                "finished_at": None,
+                "error": None,
+                "streams": {"REGISTRY": {"goal_sequence": 10, "applied_sequence": 3}},
+            }
+        )
+    finally:
+        await handle.close()
+    again = reporting_app(mongo, nats_server.url, database=database)
+    async with running(again) as client:
+
+        async def finished() -> dict[str, Any] | None:
+            status = (await client.get("/v1/status")).json()
+            rebuild = status.get("rebuild") or {}
+            return status if rebuild.get("status") == "completed" else None
+
+        status, _ = await eventually(finished, timeout=30)
+        assert status["generation"] == "g2"
+        assert status["rebuild"]["restarts"] == 1
+        await wait_caught_up(client)
+        assert await all_figures(client) == before
+        models = service_of(again).generations.active.models
+        assert await models.facts.find_one({"_id": "partial-only"}) is None
