@@ -4,8 +4,9 @@
 cluster (`BDG_REPLICAS=2 BDG_NATS_NODES=3`). A province's system writes activities one
 by one, spread over both events replicas, retrying what is not answered (on the other
 replica, as a proxy would). Meanwhile a rebuild of reporting is requested, one NATS
-node is killed with SIGKILL and so is the reporting replica doing the projection; the
-launcher starts both again. Every write must be accepted, every live reporting replica
+node is killed with SIGKILL and so is the reporting replica doing the projection, in
+the middle of that rebuild; the launcher starts both again and the other replica runs
+the rebuild again from the start. Every write must be accepted, every live reporting replica
 must then give the same figures with each activity counted exactly once, and the
 rebuild must have finished. Last, a village added through registry replica 2 is known
 to both events replicas within seconds (the time is printed).
@@ -20,6 +21,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +204,28 @@ async def _scenario(launcher: int, services: dict[str, list[str]], data: Path, t
                 port = services["reporting"][holder].rsplit(":", 1)[1].encode()
                 pid = launched_by(
                     launcher,
-                    lambda _, environ, port=port: environ.get(b"BDG_REPORTING_PORT") == port,
+                    lambda argv, environ, port=port: (
+                        b"services.reporting" in argv and environ.get(b"BDG_REPORTING_PORT") == port
+                    ),
                 )
-                rebuild_when_killed = ((await status(holder)) or {}).get("rebuild") or {}
+
+                states: list[Any] = []
+
+                async def rebuilding(
+                    holder: int = holder, states: list[Any] = states
+                ) -> dict[str, Any] | None:
+                    found = await status(holder)
+                    rebuild = (found or {}).get("rebuild") or {}
+                    states.append((rebuild.get("status"), (found or {}).get("leases")))
+                    return rebuild if rebuild.get("status") == "running" else None
+
+                # Killed in the middle of the rebuild it was asked for by the other replica.
+                try:
+                    rebuild_when_killed, _ = await eventually(rebuilding, timeout=30, interval=0.1)
+                except AssertionError as never:
+                    raise AssertionError(f"rebuild not seen running: {states[-5:]}") from never
                 os.kill(pid, signal.SIGKILL)
+                killed_at = datetime.now(UTC)
             await writer.write(number)
         last_write = time.monotonic()
         assert sorted(writer.accepted) == sorted({f"CLUSTER-{n:04d}" for n in range(WRITES)})
@@ -246,6 +266,11 @@ async def _scenario(launcher: int, services: dict[str, list[str]], data: Path, t
             f"{rebuild_when_killed.get('status')} when its replica was killed; "
             f"answers {dict(writer.statuses)}"
         )
+        finished = (await status(1 - holder) or {}).get("rebuild") or {}
+        if datetime.fromisoformat(finished["finished_at"]) > killed_at:
+            # It was still running when its replica died: the next holder ran it again.
+            assert finished["restarts"] >= 1, ("started again after its replica died", finished)
+        print(f"rebuild started again {finished['restarts']} time(s)")
         expected_people = sum(n % 7 + 1 + n % 5 for n in range(WRITES))
         for figures in seen:
             sessions, people = figures
