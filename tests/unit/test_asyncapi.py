@@ -26,6 +26,8 @@ def test_every_contract_subject_is_a_channel() -> None:
         "bdg.registry.v1.site.upserted",
         "bdg.registry.v1.club.upserted",
         "bdg.registry.v1.member.upserted",
+        "bdg.registry.v1.lock.set",
+        "bdg.registry.v1.approval.set",
         "bdg.activities.v1.recorded",
         "bdg.activities.v1.revised",
         "bdg.activities.v1.voided",
