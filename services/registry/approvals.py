@@ -197,7 +197,10 @@ class ApprovalService:
                 "province_id": scope.province,
                 "locked": locked,
                 "origin": "approval",
-                "reason": f"approval {state}" if locked else f"approval reopened: {reason}",
+                # A lock's reason holds at most 1,000 characters (LockSet).
+                "reason": (f"approval {state}" if locked else f"approval reopened: {reason}")[
+                    :1000
+                ],
                 "since": at,
                 "by": caller.client_id,
                 "revision": lock_revision,
