@@ -23,6 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from shared.contracts import CloudEvent, EnvelopeError, parse_envelope
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger
+from shared.tasks import cancel_and_wait
 
 ApplyToMemory = Callable[[Sequence[CloudEvent]], Awaitable[None]]
 
@@ -66,9 +67,7 @@ class Follower:
     async def stop(self) -> None:
         self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:

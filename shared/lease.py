@@ -26,6 +26,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.logging import get_logger
 from shared.mongo import Database, Document
+from shared.tasks import cancel_and_wait
 
 LEASES = "leases"
 HELD = Gauge("bdg_lease_held", "1 while this process holds the lease", ["service", "lease"])
@@ -133,22 +134,21 @@ class LeasedWork:
         self._every = every_seconds if every_seconds is not None else lease._ttl / 3
         self._task: asyncio.Task[None] | None = None
         self._running = False
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"lease-{self.lease.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._stopping = True
+        await cancel_and_wait(self._task)
         if self._running:
             self._running = False
             await self._end()
         await self.lease.release()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 held = await self.lease.try_acquire()
             except Exception as exc:  # the database away: the lease runs out by itself

@@ -25,6 +25,7 @@ from shared.logging import get_logger
 from shared.mongo import MongoHandle
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 Step = Callable[[], Awaitable[None]]
@@ -250,9 +251,7 @@ class ServiceRuntime:
             except Exception as exc:
                 log.error("stop step failed", error=repr(exc))
         if self._connect_task is not None and not self._connect_task.done():
-            self._connect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connect_task
+            await cancel_and_wait(self._connect_task)
         await asyncio.gather(*(work.stop() for work in self._leased_work), return_exceptions=True)
         await asyncio.gather(*(f.stop() for f in self.followers), return_exceptions=True)
         await asyncio.gather(

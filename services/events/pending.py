@@ -9,7 +9,6 @@ arriving) and rejects those still unresolved after `BDG_EVENTS_PENDING_TIMEOUT_S
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
@@ -22,6 +21,7 @@ from services.events.transitions import Change, decide_recheck
 from services.events.validation import validate
 from shared.logging import get_logger
 from shared.mongo import Document
+from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 RECHECKED = Counter(
@@ -100,9 +100,7 @@ class PendingSweeper:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from shared.auth.http import RevocationList
 from shared.contracts import REGISTRY, UNIT_UPSERTED, CloudEvent
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
+from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -81,9 +81,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         async def stop_loading() -> None:
             # Stop storing the reference before MongoDB closes; what is left is
             # stored at the next start.
-            loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loading
+            await cancel_and_wait(loading)
             if not loading.cancelled() and loading.exception() is not None:
                 log.error("reference load failed", error=repr(loading.exception()))
 

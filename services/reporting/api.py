@@ -12,6 +12,7 @@ from services.reporting.adx import ADX_MEDIA_TYPE
 from services.reporting.dashboard import dashboard_headers, dashboard_page, static_file
 from services.reporting.schemas import (
     Analytics,
+    ApprovalsReport,
     CentroidList,
     CompletenessReport,
     DeadLetter,
@@ -101,6 +102,29 @@ LevelQuery = Annotated[
     ),
 ]
 ParentQuery = Annotated[str, Query(max_length=MAX_ID, description="a unit id or vn")]
+ApprovalQuery = Annotated[
+    str | None,
+    Query(
+        max_length=20,
+        description="all (default): every submitted activity counts; approved: only data "
+        "approved for its programme — an activity counts when an approval record in state "
+        "approved or accepted covers its date (the record's period) and its unit (the "
+        "record's unit or one above it); clubs and members count when their club's unit "
+        "is covered on the period's last day. Any other value is a 422 naming these two.",
+        openapi_examples={
+            "all": {"summary": "all submitted data (default)", "value": "all"},
+            "approved": {"summary": "approved data only", "value": "approved"},
+        },
+    ),
+]
+RequiredProgrammeQuery = Annotated[
+    str,
+    Query(
+        pattern=PROGRAMME_CODE,
+        description="a programme code (P8, SFES, CLC…)",
+        openapi_examples={"P8": {"summary": "Dự án 8", "value": "P8"}},
+    ),
+]
 IndicatorCode = Annotated[str, Path(max_length=MAX_ID)]
 
 
@@ -125,7 +149,7 @@ def only(*names: str) -> Any:
     return Depends(check)
 
 
-QUERY_PARAMETERS = ("unit_id", "period", "by", "programme", "structure")
+QUERY_PARAMETERS = ("unit_id", "period", "by", "programme", "structure", "approval")
 ANALYTICS_PARAMETERS = ("indicator", *QUERY_PARAMETERS)
 
 
@@ -165,12 +189,14 @@ async def indicator_values(
     by: ByQuery = None,
     programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
+    approval: ApprovalQuery = None,
 ) -> dict[str, Any]:
     """Values of one indicator for a unit (and everything below it) and a period; with
     comma lists or a relative period standing for several, for each unit and period.
-    Needs `viewer` for each unit's province (national scope for `vn`)."""
+    Needs `viewer` for each unit's province (national scope for `vn`). With
+    `approval=approved`, only approved data counts (echoed as `approval`)."""
     return await service.queries.indicator_values(
-        caller, code, unit_id, period, by, programme, structure
+        caller, code, unit_id, period, by, programme, structure, approval
     )
 
 
@@ -189,13 +215,15 @@ async def analytics(
     by: ByQuery = None,
     programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
+    approval: ApprovalQuery = None,
 ) -> dict[str, Any]:
     """Several indicators, units and periods in one answer, as DHIS2's analytics API
     gives them: one row per indicator, unit, period and combination of the `by`
     dimensions. Relative periods are resolved on today's date in Vietnam and echoed.
-    Needs `viewer` for each unit's province (national scope for `vn`)."""
+    Needs `viewer` for each unit's province (national scope for `vn`). With
+    `approval=approved`, only approved data counts (echoed as `approval`)."""
     return await service.queries.analytics(
-        caller, indicator, unit_id, period, by, programme, structure
+        caller, indicator, unit_id, period, by, programme, structure, approval
     )
 
 
@@ -214,10 +242,12 @@ async def summary(
     period: PeriodQuery,
     structure: StructureQuery = "as_was",
     programme: ProgrammeQuery = None,
+    approval: ApprovalQuery = None,
 ) -> dict[str, Any]:
     """Every indicator's total for a unit and period, with the sex split where it exists.
-    Needs `viewer` for the unit's province (national scope for `vn`)."""
-    return await service.summary(caller, unit_id, period, structure, programme)
+    Needs `viewer` for the unit's province (national scope for `vn`). With
+    `approval=approved`, only approved data counts (echoed as `approval`)."""
+    return await service.summary(caller, unit_id, period, structure, programme, approval)
 
 
 @router.get("/reports/targets", response_model=list[TargetRow], tags=["reports"])
@@ -230,13 +260,15 @@ async def targets(
     include_below: Annotated[
         bool, Query(description="with unit_id: also the targets on units below it")
     ] = False,
+    approval: ApprovalQuery = None,
 ) -> list[dict[str, Any]]:
     """Plan against actual per indicator, unit and period of a programme's targets
     (every programme's without `programme`): `[{programme, indicator, unit_id,
     unit_name, period, target, actual, achieved_pct}]`.
     With `unit_id`: needs `viewer` for its province; without: only the targets on units
-    of the caller's provinces (all of them with national scope)."""
-    return await service.targets(caller, programme, unit_id, period, include_below)
+    of the caller's provinces (all of them with national scope). With
+    `approval=approved`, `actual` counts approved data only."""
+    return await service.targets(caller, programme, unit_id, period, include_below, approval)
 
 
 @router.get("/reports/completeness", response_model=CompletenessReport, tags=["reports"])
@@ -246,10 +278,59 @@ async def completeness(
     period: PeriodQuery,
     level: LevelQuery = None,
     parent: ParentQuery = "vn",
+    programme: Annotated[
+        str | None,
+        Query(
+            pattern=PROGRAMME_CODE,
+            description="count this programme's activities and approvals only (default: "
+            "every programme's; a unit then counts as approved when approved for any one)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """Which units at `level` below `parent` reported any activity in the period.
-    Needs `viewer` for the parent's province (national scope for `vn`, the default)."""
-    return await service.completeness(caller, period, level, parent)
+    """Which units at `level` below `parent` reported any activity in the period, and
+    which have their data for the whole period approved (`approved` per item: a record
+    on the unit or above it in state approved or accepted; `approved`, `approved_rate`
+    and `approved_rate_pct` in total). Needs `viewer` for the parent's province
+    (national scope for `vn`, the default)."""
+    return await service.completeness(caller, period, level, parent, programme)
+
+
+@router.get(
+    "/reports/approvals",
+    response_model=ApprovalsReport,
+    tags=["reports"],
+    dependencies=[only("programme", "period", "unit_id", "level")],
+)
+async def approvals(
+    service: ReportingDep,
+    caller: Caller,
+    programme: RequiredProgrammeQuery,
+    period: Annotated[
+        str,
+        Query(
+            max_length=40,
+            description=f"the approval period: {PERIODS}",
+            openapi_examples={"H1": {"summary": "first half of 2023", "value": "2023H1"}},
+        ),
+    ],
+    unit_id: Annotated[
+        str,
+        Query(
+            max_length=MAX_ID,
+            description="the unit whose units are listed (a unit id or vn)",
+            openapi_examples={"district": {"summary": "Huyện Hữu Lũng", "value": "vn63:186"}},
+        ),
+    ] = "vn",
+    level: LevelQuery = None,
+) -> dict[str, Any]:
+    """Where the approval of a programme's period stands for each unit at `level` below
+    `unit_id` (its children by default): `state` (open when nothing was submitted),
+    `path`, `last_step` (action, state, by, at), `data_approved`, `locked`, `has_data`
+    and `activities` (of the programme, in the period), the `deadline` (from the
+    deadlines file) and `overdue` (past the deadline, on today's date in Vietnam,
+    without a submission: flagged, never blocked); counts per state in `states`.
+    Needs `viewer` for the unit's province (national scope for `vn`)."""
+    return await service.approvals(caller, programme, period, unit_id, level)
 
 
 @router.get(
@@ -267,6 +348,7 @@ async def data_value_sets(
     by: ByQuery = None,
     programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
+    approval: ApprovalQuery = None,
 ) -> dict[str, Any]:
     """The analytics answer (same parameters) in DHIS2's `dataValueSets` shape:
     `{"dataSet", "dataValues": [{"dataElement", "period", "orgUnit",
@@ -275,7 +357,7 @@ async def data_value_sets(
     identifiers from the mapping file (docs/reporting.md). 422 `unmapped` for what the
     mapping lacks, 422 for a range (DHIS2 has no period id for it)."""
     return await service.queries.data_value_sets(
-        caller, indicator, unit_id, period, by, programme, structure
+        caller, indicator, unit_id, period, by, programme, structure, approval
     )
 
 
@@ -295,11 +377,14 @@ async def adx(
     by: ByQuery = None,
     programme: ProgrammeQuery = None,
     structure: StructureQuery = "as_was",
+    approval: ApprovalQuery = None,
 ) -> Response:
     """The analytics answer (same parameters) as an ADX 1.0 message (namespace
     `urn:ihe:qrph:adx:2015`): one `group` per org unit and period, `dataValue`s with the
     disaggregations as attributes, codes from the mapping file."""
-    body = await service.queries.adx(caller, indicator, unit_id, period, by, programme, structure)
+    body = await service.queries.adx(
+        caller, indicator, unit_id, period, by, programme, structure, approval
+    )
     return Response(
         body,
         media_type=ADX_MEDIA_TYPE,
@@ -330,7 +415,7 @@ def _required(values: dict[str, str | None], *names: str) -> dict[str, str]:
 async def export(
     service: ReportingDep,
     caller: Caller,
-    report: Literal["indicators", "analytics", "summary", "targets", "completeness"],
+    report: Literal["indicators", "analytics", "summary", "targets", "completeness", "approvals"],
     extension: Literal["csv", "xlsx"],
     indicator: Annotated[str | None, Query(max_length=800)] = None,
     unit_id: Annotated[str | None, Query(max_length=1000)] = None,
@@ -342,12 +427,15 @@ async def export(
     parent: ParentQuery = "vn",
     include_below: bool = False,
     locale: LocaleQuery = "en",
+    approval: ApprovalQuery = None,
 ) -> Response:
     """The same rows as the JSON report, with Vietnamese headers, unit and period
     columns, units of measure in Vietnamese (CSV in UTF-8 with BOM; XLSX with a title
     row, a frozen header and number formats); the same access rules as the JSON
     report. `analytics` takes the parameters of GET /v1/analytics, `indicators` those of
-    the values endpoint plus `indicator`."""
+    the values endpoint plus `indicator`; `approvals` those of GET /v1/reports/approvals
+    (`programme`, `period`, `unit_id`, `level`). `approval=approved` limits the figures
+    of indicators, analytics, summary and targets to approved data."""
     given = {
         "indicator": indicator,
         "unit_id": unit_id,
@@ -370,24 +458,46 @@ async def export(
                     errors=[{"loc": ["query", "indicator"], "msg": "One indicator"}],
                 )
             body = await service.queries.indicator_values(
-                caller, chosen[0].code, need["unit_id"], need["period"], by, programme, structure
+                caller,
+                chosen[0].code,
+                need["unit_id"],
+                need["period"],
+                by,
+                programme,
+                structure,
+                approval,
             )
             table = exports.indicator_table(body)
         else:
             body = await service.queries.analytics(
-                caller, need["indicator"], need["unit_id"], need["period"], by, programme, structure
+                caller,
+                need["indicator"],
+                need["unit_id"],
+                need["period"],
+                by,
+                programme,
+                structure,
+                approval,
             )
             table = exports.analytics_table(body)
     elif report == "summary":
         need = _required(given, "unit_id", "period")
-        body = await service.summary(caller, need["unit_id"], need["period"], structure, programme)
+        body = await service.summary(
+            caller, need["unit_id"], need["period"], structure, programme, approval
+        )
         table = exports.summary_table(body)
     elif report == "targets":
-        rows = await service.targets(caller, programme, unit_id, period, include_below)
+        rows = await service.targets(caller, programme, unit_id, period, include_below, approval)
         table = exports.targets_table(programme, rows)
+    elif report == "approvals":
+        need = _required(given, "programme", "period")
+        body = await service.approvals(
+            caller, need["programme"], need["period"], unit_id or "vn", level
+        )
+        table = exports.approvals_table(body)
     else:
         need = _required(given, "period")
-        body = await service.completeness(caller, need["period"], level, parent)
+        body = await service.completeness(caller, need["period"], level, parent, programme)
         table = exports.completeness_table(body)
     if extension == "csv":
         content, media_type = exports.to_csv(table, locale), exports.CSV_MEDIA_TYPE

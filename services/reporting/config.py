@@ -18,3 +18,6 @@ class ReportingSettings(ServiceSettings):
     # The operator's DHIS2/ADX mapping file (JSON); unset: the one shipped with the
     # service, services/reporting/dhis2_mapping.json.
     dhis2_mapping_file: str | None = None
+    # The operator's reporting deadlines file (JSON, read at start); unset: the one
+    # shipped with the service, services/reporting/deadlines.json.
+    deadlines_file: str | None = None

@@ -19,6 +19,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
 
 from openpyxl import Workbook
@@ -275,6 +276,76 @@ def completeness_table(body: dict[str, Any]) -> Table:
         f"{body['reported']}/{body['units']} đơn vị đã báo cáo"
     )
     return Table(f"completeness_{body['parent']}_{body['period']}", headers, rows, title)
+
+
+STATE_LABELS = {
+    "open": "Chưa gửi",
+    "submitted": "Đã gửi",
+    "approved": "Đã phê duyệt",
+    "accepted": "Đã tiếp nhận",
+}
+ACTION_LABELS = {
+    "submit": "Gửi",
+    "approve": "Phê duyệt",
+    "accept": "Tiếp nhận",
+    "reopen": "Mở lại",
+}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def approvals_table(body: dict[str, Any]) -> Table:
+    """The approval report: one row per unit with its state, last step and deadline."""
+    headers = [
+        *UNIT_HEADERS,
+        "Cấp",
+        WITHIN_HEADER,
+        "Chương trình",
+        PERIOD_HEADER,
+        "Trạng thái",
+        "Bước cuối",
+        "Người thực hiện",
+        "Thời điểm",
+        "Số liệu đã được phê duyệt",
+        "Đã khóa",
+        "Có số liệu",
+        "Số hoạt động",
+        "Hạn báo cáo",
+        "Quá hạn",
+    ]
+    rows = []
+    for item in body["items"]:
+        step: dict[str, Any] = item.get("last_step") or {}
+        action = str(step.get("action") or "")
+        at, deadline = step.get("at"), item.get("deadline")
+        rows.append(
+            [
+                item["unit_id"],
+                item["name"],
+                LEVEL_LABELS.get(item["level"], item["level"]),
+                body["unit_id"],
+                body["programme"],
+                body["period"],
+                STATE_LABELS.get(item["state"], item["state"]),
+                ACTION_LABELS.get(action, action) or None,
+                step.get("by"),
+                _iso(at),
+                _label(item["data_approved"]),
+                _label(item["locked"]),
+                _label(item["has_data"]),
+                item["activities"],
+                _iso(deadline),
+                _label(item["overdue"]),
+            ]
+        )
+    title = (
+        f"Tình trạng phê duyệt — {body['programme']} — {body['unit_name'] or body['unit_id']} — "
+        f"{body['period']}"
+    )
+    name = f"approvals_{body['programme']}_{body['unit_id']}_{body['period']}"
+    return Table(name, headers, rows, title)
 
 
 def _cell(value: Any) -> Any:

@@ -14,7 +14,6 @@ projecting replica is seen by all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -25,6 +24,7 @@ from shared.contracts import CloudEvent
 from shared.logging import get_logger
 from shared.mongo import Database, Document
 from shared.runtime import ServiceRuntime
+from shared.tasks import cancel_and_wait
 
 PROJECTION = "projection"  # the lease of the replica that projects and rebuilds
 _WATCH_SECONDS = 1.0
@@ -138,9 +138,7 @@ class GenerationWatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -14,7 +14,7 @@ from shared.contracts import CloudEvent
 
 class RegistryHandler:
     """`REGISTRY`: units (with the in-memory hierarchy), programmes, targets, sites,
-    clubs and members, each kept at its highest revision."""
+    clubs, members, approval records and locks, each kept at its highest revision."""
 
     def __init__(self, generations: Generations) -> None:
         self._generations = generations

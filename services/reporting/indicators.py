@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.reporting.approvals import ApprovalScope
 from services.reporting.catalogue import GRADES, TIME_DIMENSIONS, Indicator
 from services.reporting.placement import (
     LEVEL_RANK,
@@ -77,9 +78,15 @@ def _decimals(indicator: Indicator) -> int:
 
 
 class IndicatorEngine:
-    def __init__(self, models: ReadModels, units: UnitIndex) -> None:
+    """`scope`: with `approval=approved`, the approved data the figures are limited to
+    (approvals.py); none counts everything submitted."""
+
+    def __init__(
+        self, models: ReadModels, units: UnitIndex, scope: ApprovalScope | None = None
+    ) -> None:
         self._models = models
         self._units = units
+        self._scope = scope
 
     async def compute(self, query: IndicatorQuery) -> IndicatorResult:
         return (await self.compute_batch([query]))[0]
@@ -110,10 +117,14 @@ class IndicatorEngine:
                 cells[position] = found
         return [self._rows(query, found) for query, found in zip(queries, cells, strict=True)]
 
-    async def activity_counts(self, unit_id: str, period: Period) -> dict[str, int]:
-        """How many active activities each unit (as it was) below `unit_id` has in the
-        period, by the unit they were recorded on."""
-        rows = await self._models.activity_counts_by_unit(unit_id, period.start_iso, period.end_iso)
+    async def activity_counts(
+        self, unit_id: str, period: Period, programme: str | None = None
+    ) -> dict[str, int]:
+        """How many active activities (of `programme` when given) each unit (as it was)
+        below `unit_id` has in the period, by the unit they were recorded on."""
+        rows = await self._models.activity_counts_by_unit(
+            unit_id, period.start_iso, period.end_iso, programme
+        )
         return {str(row["_id"]): int(row["n"]) for row in rows}
 
     # --- flows ---------------------------------------------------------------------
@@ -136,6 +147,18 @@ class IndicatorEngine:
             """At the deepest level asked, or below it (unknown units: stop there)."""
             return LEVEL_RANK.get(level_of(unit, self._units) or "", deepest) <= deepest
 
+        if self._scope is not None:
+            restated = query.structure == "vn34"
+            regions = self._scope.regions(
+                query.unit_id, query.period.start, query.period.end, query.programme, restated
+            )
+            return await self._models.approved_fact_groups(
+                restated=restated,
+                unit_id=query.unit_id,
+                regions=regions,
+                types=types,
+                group_fields=group_fields,
+            )
         return await self._models.flow_groups(
             restated=query.structure == "vn34",
             unit_id=query.unit_id,
@@ -197,6 +220,10 @@ class IndicatorEngine:
         for query in queries:
             mine: dict[str, dict[str, Any]] = {}
             for club in clubs:
+                if self._scope is not None and not self._scope.covers(
+                    club.get("programme"), club["unit_id"], end
+                ):
+                    continue
                 leaf = club_unit(club["unit_id"], end, query.structure, self._units)
                 known = self._place(query, leaf)
                 if known is not None:

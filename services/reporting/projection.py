@@ -37,7 +37,9 @@ from services.reporting.rollups import (
     placed_cells,
 )
 from shared.contracts import (
+    APPROVAL_SET,
     CLUB_UPSERTED,
+    LOCK_SET,
     MEMBER_UPSERTED,
     PROGRAMME_UPSERTED,
     SITE_UPSERTED,
@@ -48,6 +50,7 @@ from shared.contracts import (
     CloudEvent,
 )
 from shared.mongo import Document
+from shared.periods import PeriodError, parse_period
 from shared.units import UnitIndex, unit_node
 
 # Registry entity type → (read-model collection, the data field that is its key).
@@ -57,7 +60,21 @@ _ENTITIES = {
     SITE_UPSERTED.type: ("sites", "id"),
     CLUB_UPSERTED.type: ("clubs", "id"),
     MEMBER_UPSERTED.type: ("members", "id"),
+    APPROVAL_SET.type: ("approvals", "id"),
+    LOCK_SET.type: ("locks", "id"),
 }
+# Entities kept with the first and last day of their `period`, for range queries.
+_DATED = frozenset({APPROVAL_SET.type, LOCK_SET.type})
+
+
+def period_days(text: str) -> dict[str, str | None]:
+    """`starts_on`/`ends_on` of a period key (none for a key that is not a period:
+    such a record is kept but covers no day)."""
+    try:
+        period = parse_period(text)
+    except PeriodError:
+        return {"starts_on": None, "ends_on": None}
+    return {"starts_on": period.start_iso, "ends_on": period.end_iso}
 
 
 class Projection:
@@ -107,7 +124,10 @@ class Projection:
                 units.append({"_id": event.data["id"], **event.data})
             elif event.type in _ENTITIES:
                 name, key = _ENTITIES[event.type]
-                grouped.setdefault(name, []).append({"_id": event.data[key], **event.data})
+                document = {"_id": event.data[key], **event.data}
+                if event.type in _DATED:
+                    document.update(period_days(str(event.data["period"])))
+                grouped.setdefault(name, []).append(document)
         if units:
             await self._apply_units(units)
         for name, documents in grouped.items():

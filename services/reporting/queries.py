@@ -8,7 +8,7 @@ answer's size (422). Relative periods resolve on `clock()`'s date in Vietnam.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from services.reporting.analytics import (
     unit_name,
     values_rows,
 )
+from services.reporting.approvals import ApprovalFilter, ApprovalScope, approval_filter, spans_of
 from services.reporting.catalogue import INDICATORS, Indicator
 from services.reporting.datavaluesets import data_value_set
 from services.reporting.generations import Generations
@@ -175,9 +176,26 @@ class IndicatorQueries:
         check_levels(unit_ids, by, self.generations.active.units)
         return AnalyticsRequest(indicators, unit_ids, selection, by, programme, structure)
 
-    async def answer(self, request: AnalyticsRequest) -> list[Answered]:
+    async def scope(
+        self, approval: ApprovalFilter, programme: str | None, periods: Sequence[Period]
+    ) -> ApprovalScope | None:
+        """With `approval=approved`, the approved records meeting the periods, read once
+        for the whole request (approvals.py); none for all submitted data."""
+        if approval == "all" or not periods:
+            return None
         active = self.generations.active
-        engine = IndicatorEngine(active.models, active.units)
+        start = min(period.start for period in periods).isoformat()
+        end = max(period.end for period in periods).isoformat()
+        records = await active.models.approved_records(programme, start, end)
+        return ApprovalScope(spans_of(records), active.units)
+
+    async def answer(
+        self, request: AnalyticsRequest, approval: ApprovalFilter = "all"
+    ) -> list[Answered]:
+        active = self.generations.active
+        periods = [asked.period for asked in request.selection.periods]
+        scope = await self.scope(approval, request.programme, periods)
+        engine = IndicatorEngine(active.models, active.units, scope)
         queries = request.queries()
         check_size(engine, queries)
         results = await engine.compute_batch(queries)
@@ -194,6 +212,7 @@ class IndicatorQueries:
         by: str | None,
         programme: str | None,
         structure: Structure,
+        approval: str | None = None,
     ) -> dict[str, Any]:
         """One indicator; with one unit and one period, the rows as they always were
         (and `total`); with several, each row also names its period and unit."""
@@ -201,7 +220,8 @@ class IndicatorQueries:
         request = self.analytics_request(
             caller, (indicator,), unit_id, period, by, programme, structure
         )
-        answers = await self.answer(request)
+        chosen = approval_filter(approval)
+        answers = await self.answer(request, chosen)
         units = self.generations.active.units
         single = len(answers) == 1
         return {
@@ -214,6 +234,7 @@ class IndicatorQueries:
             **periods_echo(request.selection),
             "structure": structure,
             "programme": programme,
+            "approval": chosen,
             "by": list(request.by),
             "rows": answers[0].result.rows
             if single
@@ -234,13 +255,15 @@ class IndicatorQueries:
         by: str | None,
         programme: str | None,
         structure: Structure,
+        approval: str | None = None,
     ) -> dict[str, Any]:
         """Several indicators, units and periods in one answer (GET /v1/analytics)."""
         indicators = self.indicators(indicator)
         request = self.analytics_request(
             caller, indicators, unit_id, period, by, programme, structure
         )
-        answers = await self.answer(request)
+        chosen = approval_filter(approval)
+        answers = await self.answer(request, chosen)
         units = self.generations.active.units
         return {
             "indicators": [item.code for item in request.indicators],
@@ -250,6 +273,7 @@ class IndicatorQueries:
             **periods_echo(request.selection),
             "structure": structure,
             "programme": programme,
+            "approval": chosen,
             "by": list(request.by),
             "rows": analytics_rows(answers, units),
             "totals": totals(answers),
@@ -265,11 +289,12 @@ class IndicatorQueries:
         by: str | None,
         programme: str | None,
         structure: Structure,
+        approval: str | None = None,
     ) -> dict[str, Any]:
         """The analytics answer as DHIS2 `dataValueSets` JSON."""
         mapped = self._mapped()
         points = await self._exchange_points(
-            caller, indicator, unit_id, period, by, programme, structure
+            caller, indicator, unit_id, period, by, programme, structure, approval
         )
         return data_value_set(points, mapped)
 
@@ -282,11 +307,12 @@ class IndicatorQueries:
         by: str | None,
         programme: str | None,
         structure: Structure,
+        approval: str | None = None,
     ) -> bytes:
         """The analytics answer as an ADX 1.0 message."""
         mapped = self._mapped()
         points = await self._exchange_points(
-            caller, indicator, unit_id, period, by, programme, structure
+            caller, indicator, unit_id, period, by, programme, structure, approval
         )
         return adx_message(points, mapped, datetime.now(UTC))
 
@@ -303,11 +329,12 @@ class IndicatorQueries:
         by: str | None,
         programme: str | None,
         structure: Structure,
+        approval: str | None = None,
     ) -> list[DataPoint]:
         request = self.analytics_request(
             caller, self.indicators(indicator), unit_id, period, by, programme, structure
         )
-        return data_points(await self.answer(request))
+        return data_points(await self.answer(request, approval_filter(approval)))
 
     async def centroids(self, caller: Principal, unit_text: str) -> dict[str, Any]:
         """Map points of units (reference data: any client with a reading role)."""

@@ -29,6 +29,7 @@ from shared.consumer_state import DeadLetterRepository
 from shared.contracts import ACTIVITIES, REGISTRY, CloudEvent, EnvelopeError, parse_envelope
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger
+from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -236,6 +237,4 @@ class Rebuilder:
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from services.reporting.approvals import ApprovalScope, spans_of
 from services.reporting.catalogue import CATALOGUE, INDICATORS
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
 from services.reporting.placement import Structure, children_in_force
@@ -43,11 +44,31 @@ def structure_for_target(unit_id: str) -> Structure:
     return "vn34" if edition_of(unit_id) == "vn34" else "as_was"
 
 
+ScopeReader = Callable[[str | None, Sequence[Period]], Awaitable[ApprovalScope | None]]
+
+
+async def _all_data(programme: str | None, periods: Sequence[Period]) -> ApprovalScope | None:
+    return None
+
+
 class Reports:
-    def __init__(self, models: ReadModels, units: UnitIndex) -> None:
+    """`scope_of`: the approved data a report's figures are limited to, for a programme
+    (none: every programme) and the periods it computes (`approval=approved`); by
+    default, all submitted data."""
+
+    def __init__(
+        self, models: ReadModels, units: UnitIndex, scope_of: ScopeReader = _all_data
+    ) -> None:
         self._models = models
         self._units = units
+        self._scope_of = scope_of
         self._engine = IndicatorEngine(models, units)
+
+    async def _engine_for(
+        self, programme: str | None, periods: Sequence[Period]
+    ) -> IndicatorEngine:
+        scope = await self._scope_of(programme, periods)
+        return self._engine if scope is None else IndicatorEngine(self._models, self._units, scope)
 
     async def summary(
         self, unit_id: str, period: Period, structure: Structure, programme: str | None
@@ -64,7 +85,8 @@ class Reports:
             for indicator in CATALOGUE
         ]
         items: list[dict[str, Any]] = []
-        results = await self._engine.compute_batch(queries)
+        engine = await self._engine_for(programme, [period])
+        results = await engine.compute_batch(queries)
         for query, result in zip(queries, results, strict=True):
             indicator = query.indicator
             item: dict[str, Any] = {
@@ -111,7 +133,9 @@ class Reports:
             if key not in queries:
                 queries[key] = self._actual_query(*key)
         wanted = [query for query in queries.values() if query is not None]
-        results = dict(zip(wanted, await self._engine.compute_batch(wanted), strict=True))
+        scoped_to = programmes[0] if len(programmes) == 1 else None
+        engine = await self._engine_for(scoped_to, [query.period for query in wanted])
+        results = dict(zip(wanted, await engine.compute_batch(wanted), strict=True))
         rows: list[dict[str, Any]] = []
         for programme, target in chosen:
             key = (programme, target["indicator"], target["unit_id"], target["period"])
@@ -147,12 +171,20 @@ class Reports:
             indicator, unit_id, period, (), programme, structure_for_target(unit_id)
         )
 
-    async def completeness(self, parent: str, level: str, period: Period) -> list[dict[str, Any]]:
-        """The units at `level` below `parent` in force during the period, and whether
-        each reported any activity (its own or below it) dated in the period."""
-        candidates = self._units_at(parent, level, period)
+    async def completeness(
+        self, parent: str, level: str, period: Period, programme: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The units at `level` below `parent` in force during the period, whether each
+        reported any activity (its own or below it; of `programme` when given) dated in
+        the period, and whether its data for the whole period is approved (by a record
+        on it or above it in state approved or accepted, of `programme` or, without
+        one, of any one programme)."""
+        candidates = self.units_at(parent, level, period)
         counts = dict.fromkeys(candidates, 0)
-        for recorded_on, count in (await self._engine.activity_counts(parent, period)).items():
+        records = await self._models.approved_records(programme, period.start_iso, period.end_iso)
+        scope = ApprovalScope(spans_of(records), self._units)
+        found = await self._engine.activity_counts(parent, period, programme)
+        for recorded_on, count in found.items():
             for unit in self._units.lineage(recorded_on):
                 if unit in counts:
                     counts[unit] += count
@@ -166,11 +198,12 @@ class Reports:
                     "name": node.name if node else None,
                     "reported": counts[unit] > 0,
                     "activities": counts[unit],
+                    "approved": scope.covers_period(programme, unit, period.start, period.end),
                 }
             )
         return items
 
-    def _units_at(self, parent: str, level: str, period: Period) -> list[str]:
+    def units_at(self, parent: str, level: str, period: Period) -> list[str]:
         found: list[str] = []
         frontier = [parent]
         while frontier:

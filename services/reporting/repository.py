@@ -15,6 +15,7 @@ from pymongo import ASCENDING, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from services.reporting.approvals import APPROVED_STATES, Region
 from services.reporting.rollups import (
     AS_WAS,
     MEASURES,
@@ -25,6 +26,7 @@ from services.reporting.rollups import (
 )
 from shared.mongo import DUPLICATE_KEY, Database, Document
 from shared.replica import apply_latest
+from shared.units import NATION_ID
 
 META = "reporting_meta"
 DEAD_LETTERS = "dead_letters"
@@ -35,6 +37,8 @@ COLLECTIONS = (
     "sites",
     "clubs",
     "members",
+    "approvals",
+    "locks",
     "facts",
     "rollups",
     "rollup_todo",
@@ -57,6 +61,8 @@ class ReadModels:
         self.sites = self._collection("sites")
         self.clubs = self._collection("clubs")
         self.members = self._collection("members")
+        self.approvals = self._collection("approvals")
+        self.locks = self._collection("locks")
         self.facts = self._collection("facts")
         self.rollups = self._collection("rollups")
         self.rollup_todo = self._collection("rollup_todo")
@@ -76,6 +82,13 @@ class ReadModels:
         await self.rollups.create_index([("s", ASCENDING), ("pu", ASCENDING), ("m", ASCENDING)])
         await self.clubs.create_index([("established_on", ASCENDING)])
         await self.members.create_index([("club_id", ASCENDING), ("joined_on", ASCENDING)])
+        # Approved data of a request: the approved records whose period meets it.
+        await self.approvals.create_index(
+            [("state", ASCENDING), ("programme", ASCENDING), ("starts_on", ASCENDING)]
+        )
+        # The approval report: the records of one programme and period.
+        await self.approvals.create_index([("programme", ASCENDING), ("period", ASCENDING)])
+        await self.locks.create_index([("programme", ASCENDING), ("starts_on", ASCENDING)])
 
     async def drop(self) -> None:
         for name in COLLECTIONS:
@@ -95,6 +108,35 @@ class ReadModels:
 
     async def targets_of(self, programme: str) -> Document | None:
         return await self.targets.find_one({"_id": programme})
+
+    # --- approvals and locks (registry entities, highest revision wins) -------------
+
+    async def approved_records(self, programme: str | None, start: str, end: str) -> list[Document]:
+        """Records in state approved or accepted whose period meets `[start, end]`."""
+        query: Document = {
+            "state": {"$in": list(APPROVED_STATES)},
+            "starts_on": {"$lte": end},
+            "ends_on": {"$gte": start},
+        }
+        if programme is not None:
+            query["programme"] = programme
+        fields = {"programme": 1, "unit_id": 1, "state": 1, "starts_on": 1, "ends_on": 1}
+        return await self.approvals.find(query, fields).to_list(None)
+
+    async def approval_records(self, programme: str, period: str) -> list[Document]:
+        """Every record of one programme and period (the approval report)."""
+        query = {"programme": programme, "period": period}
+        return await self.approvals.find(query).to_list(None)
+
+    async def locks_meeting(self, programme: str, start: str, end: str) -> list[Document]:
+        """Locks in force of a programme whose period meets `[start, end]`."""
+        query = {
+            "programme": programme,
+            "locked": True,
+            "starts_on": {"$lte": end},
+            "ends_on": {"$gte": start},
+        }
+        return await self.locks.find(query).to_list(None)
 
     # --- facts (highest activity version wins) -----------------------------------
 
@@ -239,6 +281,37 @@ class ReadModels:
         }
         if programme is not None:
             match["programme"] = programme
+        return await self._grouped(match, restated, group_fields)
+
+    async def approved_fact_groups(
+        self,
+        *,
+        restated: bool,
+        unit_id: str,
+        regions: Sequence[Region],
+        types: Sequence[str],
+        group_fields: dict[str, str],
+    ) -> list[Document]:
+        """The sums of `flow_groups`, of the approved facts only: one read per region
+        (approvals.py) through the `(lineage, on)` index. As the units were, a region's
+        roots lie at or below `unit_id`; restated, the facts must also reach `unit_id`."""
+        found: list[Document] = []
+        for region in regions:
+            match: Document = {
+                "lineage": {"$in": list(region.roots)},
+                "on": {"$gte": region.start.isoformat(), "$lte": region.end.isoformat()},
+                "status": "active",
+                "type": {"$in": list(types)},
+                "programme": region.programme,
+            }
+            if restated and unit_id != NATION_ID:
+                match["r34"] = unit_id
+            found += await self._grouped(match, restated, group_fields)
+        return found
+
+    async def _grouped(
+        self, match: Document, restated: bool, group_fields: dict[str, str]
+    ) -> list[Document]:
         key: Document = {"u": "$v34.u" if restated else "$unit_id"}
         key.update({name: f"${field}" for name, field in group_fields.items()})
         sums: Document
@@ -252,30 +325,34 @@ class ReadModels:
         cursor = await self.facts.aggregate(pipeline)
         return await cursor.to_list(None)
 
-    async def activity_counts_by_unit(self, unit_id: str, start: str, end: str) -> list[Document]:
-        """How many active facts are placed on each unit (as it was) below `unit_id` in a
-        period: from the cells, level by level down, for whole months and years."""
+    async def activity_counts_by_unit(
+        self, unit_id: str, start: str, end: str, programme: str | None = None
+    ) -> list[Document]:
+        """How many active facts (of `programme` when given) are placed on each unit (as
+        it was) below `unit_id` in a period: from the cells, level by level down, for
+        whole months and years."""
         period = span(date.fromisoformat(start), date.fromisoformat(end), years=True)
         periods = [*period.years, *period.months]
         counts: dict[str, float] = {}
         parents = [unit_id]
         if periods:
             for cell in await self.cells([CellKey(AS_WAS, unit_id, p).id for p in periods]):
-                counts[unit_id] = counts.get(unit_id, 0) + _count(cell["own"])
+                counts[unit_id] = counts.get(unit_id, 0) + _count(cell["own"], programme)
         while parents and periods:
             below = await self.child_cells(AS_WAS, parents, periods)
             for cell in below:
-                counts[cell["u"]] = counts.get(cell["u"], 0) + _count(cell["own"])
+                counts[cell["u"]] = counts.get(cell["u"], 0) + _count(cell["own"], programme)
             parents = sorted({cell["u"] for cell in below})
         for first, last in period.partial:
+            match: Document = {
+                "lineage": unit_id,
+                "on": {"$gte": first.isoformat(), "$lte": last.isoformat()},
+                "status": "active",
+            }
+            if programme is not None:
+                match["programme"] = programme
             pipeline: list[Document] = [
-                {
-                    "$match": {
-                        "lineage": unit_id,
-                        "on": {"$gte": first.isoformat(), "$lte": last.isoformat()},
-                        "status": "active",
-                    }
-                },
+                {"$match": match},
                 {"$group": {"_id": "$unit_id", "n": {"$sum": 1}}},
             ]
             for row in await (await self.facts.aggregate(pipeline)).to_list(None):
@@ -354,8 +431,10 @@ class ReadModels:
         return await cursor.to_list(None)
 
 
-def _count(rows: Sequence[Document]) -> float:
-    return sum(float(row.get("n") or 0) for row in rows)
+def _count(rows: Sequence[Document], programme: str | None = None) -> float:
+    return sum(
+        float(row.get("n") or 0) for row in rows if programme is None or row.get("p") == programme
+    )
 
 
 class RebuildRunning(Exception):

@@ -68,6 +68,9 @@ class IndicatorValues(PeriodsEcho):
     period: str = Field(description="The period's key, or the comma list of period keys")
     structure: str
     programme: str | None
+    approval: str = Field(
+        default="all", description="all: every submitted activity; approved: approved data only"
+    )
     by: list[str]
     rows: list[dict[str, Any]]
     total: Number | None
@@ -91,6 +94,9 @@ class Analytics(PeriodsEcho):
     units: list[AnalyticsUnit]
     structure: str
     programme: str | None
+    approval: str = Field(
+        default="all", description="all: every submitted activity; approved: approved data only"
+    )
     by: list[str]
     rows: list[dict[str, Any]]
     totals: list[Total]
@@ -117,6 +123,9 @@ class Summary(BaseModel):
     period: str
     structure: str
     programme: str | None
+    approval: str = Field(
+        default="all", description="all: every submitted activity; approved: approved data only"
+    )
     items: list[SummaryItem]
     as_of: datetime
 
@@ -137,17 +146,118 @@ class CompletenessItem(BaseModel):
     name: str | None
     reported: bool
     activities: int
+    approved: bool = Field(
+        description="Its data for the whole period is approved: records in state approved "
+        "or accepted on it or above it cover every day"
+    )
 
 
 class CompletenessReport(BaseModel):
     parent: str
     level: str
     period: str
+    programme: str | None = None
     items: list[CompletenessItem]
     units: int
     reported: int
     rate: float | None = Field(description="reported / units, from 0 to 1")
     rate_pct: float | None
+    approved: int = Field(description="Units whose data for the period is approved")
+    approved_rate: float | None = Field(description="approved / units, from 0 to 1")
+    approved_rate_pct: float | None
+    as_of: datetime
+
+
+class ApprovalStepInfo(BaseModel):
+    action: str = Field(description="submit, approve, accept or reopen")
+    state: str = Field(description="The state it led to")
+    by: str
+    at: datetime
+    reason: str | None = None
+
+
+class ApprovalItem(BaseModel):
+    unit_id: str
+    name: str | None
+    level: str
+    state: str = Field(
+        description="open, submitted, approved or accepted (open: no record, or reopened)"
+    )
+    path: list[str] | None = Field(description="The states this unit's record goes through")
+    last_step: ApprovalStepInfo | None
+    data_approved: bool = Field(
+        description="Its data for the period is approved (its record or one above it)"
+    )
+    locked: bool = Field(description="A lock on it or above it holds the whole period")
+    has_data: bool = Field(description="Activities of the programme dated in the period")
+    activities: int
+    deadline: date | None = Field(description="The day by which the unit reports")
+    overdue: bool = Field(
+        description="Past the deadline (today in Vietnam) and not submitted: flagged only"
+    )
+
+
+class ApprovalsReport(BaseModel):
+    """The approval state of a programme's period for each unit at `level` below
+    `unit_id`."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "programme": "P8",
+                    "period": "2023H1",
+                    "unit_id": "vn63:186",
+                    "unit_name": "Huyện Hữu Lũng",
+                    "level": "commune",
+                    "deadline": "2023-09-15",
+                    "today": "2023-09-20",
+                    "time_zone": "Asia/Ho_Chi_Minh",
+                    "items": [
+                        {
+                            "unit_id": "vn63:06433",
+                            "name": "Xã Vân Nham",
+                            "level": "commune",
+                            "state": "approved",
+                            "path": ["open", "submitted", "approved", "accepted"],
+                            "last_step": {
+                                "action": "approve",
+                                "state": "approved",
+                                "by": "huuluong-district",
+                                "at": "2023-09-02T09:30:00+07:00",
+                                "reason": None,
+                            },
+                            "data_approved": True,
+                            "locked": True,
+                            "has_data": True,
+                            "activities": 12,
+                            "deadline": "2023-09-15",
+                            "overdue": False,
+                        }
+                    ],
+                    "units": 1,
+                    "states": {"open": 0, "submitted": 0, "approved": 1, "accepted": 0},
+                    "data_approved": 1,
+                    "overdue": 0,
+                    "as_of": "2023-09-20T03:00:00Z",
+                }
+            ]
+        }
+    }
+
+    programme: str
+    period: str
+    unit_id: str
+    unit_name: str | None
+    level: str
+    deadline: date | None
+    today: date = Field(description="Today's date in Vietnam, against which `overdue` is judged")
+    time_zone: str
+    items: list[ApprovalItem]
+    units: int
+    states: dict[str, int] = Field(description="How many units are in each state")
+    data_approved: int
+    overdue: int
     as_of: datetime
 
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from services.reporting.access import may_read, require_reading_role, require_viewer
 from services.reporting.analytics import bad_query, unit_name
+from services.reporting.approval_report import ApprovalReport, state_counts
+from services.reporting.approvals import ApprovalFilter, ApprovalScope, approval_filter
 from services.reporting.catalogue import CATALOGUE
 from services.reporting.config import ReportingSettings
+from services.reporting.deadlines import DEFAULT_DEADLINES, Deadlines
 from services.reporting.generations import PROJECTION, Generations, next_generation
 from services.reporting.placement import Structure
 from services.reporting.queries import IndicatorQueries
+from services.reporting.relative_periods import TIME_ZONE, today_in_vietnam
 from services.reporting.replay import Rebuilder
 from services.reporting.reports import LEVELS, Reports
 from services.reporting.repository import DeadLetterPages, MetaRepository, RebuildRunning
@@ -22,6 +28,7 @@ from shared.auth.http import require_admin
 from shared.auth.principal import Principal
 from shared.http import Problem
 from shared.mongo import Document
+from shared.periods import Period
 from shared.runtime import ServiceRuntime
 from shared.schemas import Programme
 from shared.status import service_status
@@ -55,11 +62,15 @@ class ReportingService:
         self._dead_letter_pages = dead_letter_pages
         self.rebuilder = rebuilder
         settings = runtime.settings
-        mapping_file = (
-            settings.dhis2_mapping_file if isinstance(settings, ReportingSettings) else None
-        )
+        own = settings if isinstance(settings, ReportingSettings) else None
+        mapping_file = own.dhis2_mapping_file if own else None
+        deadlines_file = own.deadlines_file if own else None
         # The indicator queries (analytics, values, DHIS2/ADX exports, map points).
         self.queries = IndicatorQueries(generations, mapping_file)
+        # Read and checked once: a broken file stops the start, naming the file.
+        self.deadlines = Deadlines.load(
+            Path(deadlines_file) if deadlines_file else DEFAULT_DEADLINES
+        )
 
     async def close(self) -> None:
         await self.rebuilder.stop()
@@ -99,9 +110,19 @@ class ReportingService:
             ],
         }
 
-    def _reports(self) -> Reports:
+    def _reports(self, approval: ApprovalFilter = "all") -> Reports:
         active = self.generations.active
-        return Reports(active.models, active.units)
+
+        async def scope_of(
+            programme: str | None, periods: Sequence[Period]
+        ) -> ApprovalScope | None:
+            return await self.queries.scope(approval, programme, periods)
+
+        return Reports(active.models, active.units, scope_of)
+
+    def today(self) -> date:
+        """Today's date in Vietnam, on the queries' clock (tests set a fixed one)."""
+        return today_in_vietnam(self.queries.clock())
 
     async def summary(
         self,
@@ -110,16 +131,19 @@ class ReportingService:
         period: str,
         structure: Structure,
         programme: str | None,
+        approval: str | None = None,
     ) -> dict[str, Any]:
         self.queries.unit(caller, unit_id, structure)
         checked = self.queries.period(period)
-        items = await self._reports().summary(unit_id, checked, structure, programme)
+        chosen = approval_filter(approval)
+        items = await self._reports(chosen).summary(unit_id, checked, structure, programme)
         return {
             "unit_id": unit_id,
             "unit_name": unit_name(unit_id, self.generations.active.units),
             "period": checked.key,
             "structure": structure,
             "programme": programme,
+            "approval": chosen,
             "items": items,
             "as_of": datetime.now(UTC),
         }
@@ -131,33 +155,94 @@ class ReportingService:
         unit_id: str | None,
         period: str | None,
         below: bool = False,
+        approval: str | None = None,
     ) -> list[dict[str, Any]]:
         """With `unit_id`, that unit's targets (and its descendants' with `below`; 403
         outside the caller's provinces; a unit unknown here needs national scope);
         without it, the targets on units of the caller's provinces (all of them with
         national scope). Without `programme`, the targets of every programme; with
-        `period`, the targets whose period lies within it (a quarter's within its year)."""
+        `period`, the targets whose period lies within it (a quarter's within its year).
+        With `approval=approved`, the actual figures count approved data only."""
         units = self.generations.active.units
         if unit_id is not None:
             require_viewer(caller, unit_id, units)
         else:
             require_reading_role(caller)
         within = self.queries.period(period) if period is not None else None
+        chosen = approval_filter(approval)
         if programme is not None:
             programmes = [programme]
         else:
             programmes = [str(item["_id"]) for item in await self._all_programmes()]
-        return await self._reports().targets(
+        return await self._reports(chosen).targets(
             programmes, unit_id, within, lambda unit: may_read(caller, unit, units), below
         )
 
     async def completeness(
-        self, caller: Principal, period: str, level: str | None, parent: str
+        self,
+        caller: Principal,
+        period: str,
+        level: str | None,
+        parent: str,
+        programme: str | None = None,
     ) -> dict[str, Any]:
         self.queries.unit(caller, parent, field="parent")
         checked = self.queries.period(period)
+        level = self._checked_level(parent, level)
+        items = await self._reports().completeness(parent, level, checked, programme)
+        reported = sum(1 for item in items if item["reported"])
+        approved = sum(1 for item in items if item["approved"])
+        rate = reported / len(items) if items else None
+        approved_rate = approved / len(items) if items else None
+        return {
+            "parent": parent,
+            "level": level,
+            "period": checked.key,
+            "programme": programme,
+            "items": items,
+            "units": len(items),
+            "reported": reported,
+            "rate": None if rate is None else round(rate, 4),
+            "rate_pct": None if rate is None else round(rate * 100, 1),
+            "approved": approved,
+            "approved_rate": None if approved_rate is None else round(approved_rate, 4),
+            "approved_rate_pct": None if approved_rate is None else round(approved_rate * 100, 1),
+            "as_of": datetime.now(UTC),
+        }
+
+    async def approvals(
+        self, caller: Principal, programme: str, period: str, unit_id: str, level: str | None
+    ) -> dict[str, Any]:
+        """The approval state of each unit at `level` below `unit_id` for a programme's
+        period, with deadline and overdue flag (approval_report.py)."""
+        self.queries.unit(caller, unit_id)
+        checked = self.queries.period(period)
+        level = self._checked_level(unit_id, level)
+        active = self.generations.active
+        today = self.today()
+        report = ApprovalReport(active.models, active.units, self.deadlines)
+        deadline, items = await report.items(programme, checked, unit_id, level, today)
+        return {
+            "programme": programme,
+            "period": checked.key,
+            "unit_id": unit_id,
+            "unit_name": unit_name(unit_id, active.units),
+            "level": level,
+            "deadline": deadline,
+            "today": today,
+            "time_zone": TIME_ZONE,
+            "items": items,
+            "units": len(items),
+            "states": state_counts(items),
+            "data_approved": sum(1 for item in items if item["data_approved"]),
+            "overdue": sum(1 for item in items if item["overdue"]),
+            "as_of": datetime.now(UTC),
+        }
+
+    def _checked_level(self, parent: str, level: str | None) -> str:
+        """`level` as asked (422 for an unknown one), or the level below `parent`."""
         if level is None:
-            level = self._level_below(parent)
+            return self._level_below(parent)
         if level not in LEVELS:
             raise bad_query(
                 "invalid-level",
@@ -165,20 +250,7 @@ class ReportingService:
                 f"level is one of {', '.join(LEVELS)}.",
                 "level",
             )
-        items = await self._reports().completeness(parent, level, checked)
-        reported = sum(1 for item in items if item["reported"])
-        rate = reported / len(items) if items else None
-        return {
-            "parent": parent,
-            "level": level,
-            "period": checked.key,
-            "items": items,
-            "units": len(items),
-            "reported": reported,
-            "rate": None if rate is None else round(rate, 4),
-            "rate_pct": None if rate is None else round(rate * 100, 1),
-            "as_of": datetime.now(UTC),
-        }
+        return level
 
     def _level_below(self, parent: str) -> str:
         """The level of a unit's children: provinces under `vn`, districts under a

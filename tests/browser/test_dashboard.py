@@ -225,3 +225,60 @@ def _origin(url: str) -> str:
         return url.split(":", 1)[0] + ":"
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def test_approved_only_toggle_and_the_approval_table(served: Served, browser: Browser) -> None:
+    """Nothing of the demo is approved yet: with the toggle, the figures drop to zero
+    and the link says so; the approval table lists Hữu Lũng's communes as not submitted
+    and, the demo's 2023 deadline (31 January 2024) long past, overdue."""
+    token = admin_token(served.urls["registry"])
+    everything = api(served, token, "/v1/reports/summary", unit_id=HUU_LUNG, period="2023")
+    people = next(i for i in everything["items"] if i["indicator"] == "people_reached")
+    assert people["value"] > 0
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    view = f"unit_id={urllib.parse.quote(HUU_LUNG)}&period=2023&programme=P8"
+    page.goto(f"{served.urls['reporting']}/dashboard?{view}#token={token}")
+    wait_ready(page)
+    assert f"{people['value']:,}".replace(",", ".") in card(page, "people_reached")
+
+    toggle = page.get_by_role("checkbox", name="Chỉ số liệu đã phê duyệt")
+    expect(toggle).not_to_be_checked()
+    toggle.check()
+    wait_ready(page)
+    assert "approval=approved" in page.url
+    expect(page.locator("#view-title")).to_contain_text("chỉ số liệu đã phê duyệt")
+    approved = api(
+        served, token, "/v1/reports/summary", unit_id=HUU_LUNG, period="2023", approval="approved"
+    )
+    assert all(item["value"] == 0 for item in approved["items"])
+    assert f"{people['value']:,}".replace(",", ".") not in card(page, "people_reached")
+
+    report = api(
+        served, token, "/v1/reports/approvals", programme="P8", period="2023", unit_id=HUU_LUNG
+    )
+    rows = page.locator("#table-approvals tbody tr")
+    expect(rows).to_have_count(report["units"])
+    assert report["units"] > 0
+    first = rows.first
+    expect(first).to_have_attribute("data-state", "open")
+    expect(first).to_contain_text("Chưa gửi")
+    expect(first).to_contain_text("31/01/2024")
+    expect(page.locator("#table-approvals tr.overdue")).to_have_count(report["overdue"])
+    expect(page.locator("#approvals-summary")).to_contain_text(
+        f"{report['overdue']} đơn vị quá hạn"
+    )
+
+    # Back to all data; the shared link keeps the toggle.
+    page.goto(f"{served.urls['reporting']}/dashboard?{view}&approval=approved#token={token}")
+    wait_ready(page)
+    toggle = page.get_by_role("checkbox", name="Chỉ số liệu đã phê duyệt")
+    expect(toggle).to_be_checked()
+    toggle.uncheck()
+    wait_ready(page)
+    assert "approval=" not in page.url
+    assert f"{people['value']:,}".replace(",", ".") in card(page, "people_reached")
+    assert not errors
+    context.close()

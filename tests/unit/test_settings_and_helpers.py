@@ -18,7 +18,7 @@ def test_each_service_has_its_default_port_and_database(monkeypatch: pytest.Monk
     assert (RegistrySettings().port, RegistrySettings().database) == (8001, "bdg_registry")
     assert (EventsSettings().port, EventsSettings().database) == (8002, "bdg_events")
     assert (ReportingSettings().port, ReportingSettings().database) == (8003, "bdg_reporting")
-    assert RegistrySettings().mongodb_url is None  # the emulation
+    assert RegistrySettings().mongodb_url is None  # the embedded store
 
 
 def test_environment_variables_configure_a_service(monkeypatch: pytest.MonkeyPatch) -> None:

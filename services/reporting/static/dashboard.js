@@ -59,6 +59,17 @@
       unitCol: "Đơn vị", valueCol: "Giá trị", monthCol: "Tháng", indicatorCol: "Chỉ tiêu",
       periodCol: "Kỳ", targetCol: "Kế hoạch", actualCol: "Thực hiện", pctCol: "Tỷ lệ đạt (%)",
       reportedCol: "Đã báo cáo", activitiesCol: "Số hoạt động", gradeCol: "Xếp loại",
+      approvedOnly: "Chỉ số liệu đã phê duyệt",
+      approvedNote: "Chỉ tính số liệu đã được phê duyệt.",
+      approvalsTitle: "Tình trạng phê duyệt, theo đơn vị trực thuộc",
+      chooseProgramme: "Chọn một chương trình để xem tình trạng phê duyệt và hạn báo cáo.",
+      stateCol: "Trạng thái", lastStepCol: "Bước cuối", byCol: "Người thực hiện", atCol: "Thời điểm",
+      hasDataCol: "Có số liệu", deadlineCol: "Hạn báo cáo", overdueCol: "Quá hạn",
+      states: { open: "Chưa gửi", submitted: "Đã gửi", approved: "Đã phê duyệt", accepted: "Đã tiếp nhận" },
+      actions: { submit: "Gửi", approve: "Phê duyệt", accept: "Tiếp nhận", reopen: "Mở lại" },
+      approvalsOf: (states, units, overdue, deadline) =>
+        `${states.approved + states.accepted}/${units} đơn vị đã phê duyệt hoặc tiếp nhận, ${states.submitted} đã gửi, ${states.open} chưa gửi` +
+        (deadline ? `; hạn báo cáo ${deadline}, ${overdue} đơn vị quá hạn` : "; kỳ này không có hạn báo cáo"),
       yes: "Có", no: "Không",
       noChildren: "Đơn vị này không có đơn vị trực thuộc trong kỳ.",
       noData: "Không có số liệu trong kỳ này.",
@@ -122,6 +133,17 @@
       unitCol: "Unit", valueCol: "Value", monthCol: "Month", indicatorCol: "Indicator",
       periodCol: "Period", targetCol: "Target", actualCol: "Actual", pctCol: "Achieved (%)",
       reportedCol: "Reported", activitiesCol: "Activities", gradeCol: "Grade",
+      approvedOnly: "Approved data only",
+      approvedNote: "Approved data only.",
+      approvalsTitle: "Approval state per unit below",
+      chooseProgramme: "Choose a programme to see the approval state and deadlines.",
+      stateCol: "State", lastStepCol: "Last step", byCol: "By", atCol: "At",
+      hasDataCol: "Has data", deadlineCol: "Deadline", overdueCol: "Overdue",
+      states: { open: "Not submitted", submitted: "Submitted", approved: "Approved", accepted: "Accepted" },
+      actions: { submit: "Submit", approve: "Approve", accept: "Accept", reopen: "Reopen" },
+      approvalsOf: (states, units, overdue, deadline) =>
+        `${states.approved + states.accepted} of ${units} units approved or accepted, ${states.submitted} submitted, ${states.open} not submitted` +
+        (deadline ? `; deadline ${deadline}, ${overdue} overdue` : "; no deadline for this period"),
       yes: "Yes", no: "No",
       noChildren: "This unit has no units below it in the period.",
       noData: "No figures in this period.",
@@ -157,6 +179,7 @@
     period: "THIS_YEAR",
     structure: "as_was",
     programme: "",
+    approval: "all",
     resolved: null,
     catalogue: {},
     exports: {},
@@ -174,6 +197,11 @@
     String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const when = (iso) =>
     new Date(iso).toLocaleString(locale(), { dateStyle: "short", timeStyle: "short" });
+  // A calendar day (deadlines), as it is in Vietnam.
+  const day = (iso) =>
+    new Date(`${iso}T12:00:00+07:00`).toLocaleDateString(locale(), {
+      day: "2-digit", month: "2-digit", year: "numeric", timeZone: "Asia/Ho_Chi_Minh",
+    });
 
   // --- language --------------------------------------------------------------------
 
@@ -214,6 +242,7 @@
     state.period = params.get("period") || "THIS_YEAR";
     state.structure = params.get("structure") === "vn34" ? "vn34" : "as_was";
     state.programme = params.get("programme") || "";
+    state.approval = params.get("approval") === "approved" ? "approved" : "all";
     state.lang = params.get("lang") === "en" ? "en" : "vi";
   }
 
@@ -223,6 +252,7 @@
     params.set("period", state.period);
     if (state.structure !== "as_was") params.set("structure", state.structure);
     if (state.programme) params.set("programme", state.programme);
+    if (state.approval === "approved") params.set("approval", "approved");
     if (state.lang !== "vi") params.set("lang", state.lang);
     history.replaceState(null, "", `${location.pathname}?${params}`);
   }
@@ -387,6 +417,7 @@
     if (!known) $("custom-period").value = state.period;
     $("structure").value = state.structure;
     $("programme").value = state.programme;
+    $("approved-only").checked = state.approval === "approved";
   }
 
   function defaultUnit(periodEnd) {
@@ -427,17 +458,21 @@
       period: key,
       structure: state.structure,
       programme: state.programme,
+      approval: state.approval === "approved" ? "approved" : "",
     });
     state.exports = panelExports(base);
     renderDownloads();
     const presets = [...$("period-preset").options].map((option) => option.value);
-    const periodText = presets.includes(state.period) ? t("periodOf")(t(state.period), key) : key;
+    const periodText =
+      (presets.includes(state.period) ? t("periodOf")(t(state.period), key) : key) +
+      (state.approval === "approved" ? ` — ${t("approvedOnly").toLowerCase()}` : "");
     const tasks = [
       loadCards(base, periodText),
       loadSex(base),
       loadTrend(base),
       loadTargets(base),
       loadCompleteness(base),
+      loadApprovals(base),
       loadRatings(base),
       loadMap(base),
       loadFreshness(),
@@ -458,6 +493,9 @@
       trend: analytics(TREND_INDICATORS.join(","), "month"),
       targets: ["targets", clean({ ...base, structure: "", include_below: "true" })],
       completeness: ["completeness", { parent: base.unit_id, period: base.period }],
+      approvals: base.programme
+        ? ["approvals", { programme: base.programme, period: base.period, unit_id: base.unit_id }]
+        : null,
       ratings: analytics("learning_centre_ratings", "grade"),
       map: analytics("people_reached", "child_unit"),
     };
@@ -692,7 +730,13 @@
   }
 
   async function loadTargets(base) {
-    const params = clean({ unit_id: base.unit_id, period: base.period, programme: base.programme, include_below: "true" });
+    const params = clean({
+      unit_id: base.unit_id,
+      period: base.period,
+      programme: base.programme,
+      approval: base.approval,
+      include_below: "true",
+    });
     const rows = await api("/v1/reports/targets", params);
     if (!rows.length) {
       empty("chart-targets", t("noTargets"));
@@ -780,6 +824,44 @@
       [t("unitCol"), t("reportedCol"), t("activitiesCol")],
       report.items.map((item) => [item.name || item.unit_id, item.reported ? t("yes") : t("no"), item.activities]),
     );
+  }
+
+  async function loadApprovals(base) {
+    if (!base.programme) {
+      $("approvals-summary").textContent = t("chooseProgramme");
+      $("table-approvals").replaceChildren();
+      return;
+    }
+    const report = await api("/v1/reports/approvals", {
+      programme: base.programme,
+      period: base.period,
+      unit_id: base.unit_id,
+    });
+    const deadline = report.deadline ? day(report.deadline) : null;
+    $("approvals-summary").textContent = t("approvalsOf")(report.states, report.units, report.overdue, deadline);
+    table(
+      "table-approvals",
+      [t("unitCol"), t("stateCol"), t("lastStepCol"), t("byCol"), t("atCol"), t("hasDataCol"), t("deadlineCol"), t("overdueCol")],
+      report.items.map((item) => {
+        const step = item.last_step;
+        return [
+          item.name || item.unit_id,
+          t("states")[item.state] || item.state,
+          step ? t("actions")[step.action] || step.action : null,
+          step ? step.by : null,
+          step ? when(step.at) : null,
+          item.has_data ? t("yes") : t("no"),
+          item.deadline ? day(item.deadline) : null,
+          item.overdue ? t("overdueCol") : t("no"),
+        ];
+      }),
+    );
+    const rows = $("table-approvals").querySelectorAll("tbody tr");
+    report.items.forEach((item, index) => {
+      rows[index].dataset.unitId = item.unit_id;
+      rows[index].dataset.state = item.state;
+      if (item.overdue) rows[index].classList.add("overdue");
+    });
   }
 
   async function loadRatings(base) {
@@ -1010,6 +1092,10 @@
     });
     $("programme").addEventListener("change", () => {
       state.programme = $("programme").value;
+      refresh();
+    });
+    $("approved-only").addEventListener("change", () => {
+      state.approval = $("approved-only").checked ? "approved" : "all";
       refresh();
     });
     $("controls").addEventListener("submit", (event) => {
