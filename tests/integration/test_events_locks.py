@@ -292,6 +292,13 @@ async def test_locks_reach_across_the_reorganisation(
         assert refused(first, VAN_NHAM, "2025")
         assert refused(await put(ev, "X-63", unit_id=VAN_NHAM, **before), VAN_NHAM, "2025")
         sfes = {"programme": "SFES"}
+
+        async def refusing_sfes() -> httpx.Response | None:
+            probe = await put(ev, f"Y-{next(probes)}", unit_id=VAN_NHAM_34, **after, **sfes)
+            return probe if probe.status_code == 409 else None
+
+        second, _ = await eventually(refusing_sfes, timeout=5.0, interval=0.01)
+        assert refused(second, VAN_NHAM_34, "2025", "SFES")
         assert refused(
             await put(ev, "S-63", unit_id=VAN_NHAM, **before, **sfes), VAN_NHAM_34, "2025", "SFES"
         )
