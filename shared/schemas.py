@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -45,6 +45,11 @@ class ItemProblem(BaseModel):
     )
     required_province: str | None = Field(
         default=None, description="For `forbidden`: the province it needed it for (`vn`: national)"
+    )
+    lock: dict[str, Any] | None = Field(
+        default=None,
+        description="For `period-locked`: the lock in force (`id`, `programme`, `period`, "
+        "`unit_id`, `origin`, `reason`, `since`, `by`)",
     )
 
 

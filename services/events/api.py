@@ -46,6 +46,34 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _FORBIDDEN: dict[int | str, dict[str, Any]] = {
     403: {"description": "The client lacks the role, or the province", **_PROBLEM}
 }
+_LOCKED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "The activity lies in a locked period (`period-locked`, naming the "
+        "`lock`: programme, period, unit_id, since, by)",
+        "content": {
+            "application/problem+json": {
+                "example": {
+                    "type": "https://bdg.gov.vn/problems/period-locked",
+                    "title": "Period locked",
+                    "status": 409,
+                    "detail": "P8 2024 is locked for vn63:186 since 2025-01-20T08:30:00+00:00 "
+                    "by langson-approver (Báo cáo năm 2024 đã chốt); it takes no new, revised "
+                    "or voided activities until it is reopened.",
+                    "lock": {
+                        "id": "P8|2024|vn63:186",
+                        "programme": "P8",
+                        "period": "2024",
+                        "unit_id": "vn63:186",
+                        "origin": "lock",
+                        "reason": "Báo cáo năm 2024 đã chốt",
+                        "since": "2025-01-20T08:30:00+00:00",
+                        "by": "langson-approver",
+                    },
+                }
+            }
+        },
+    }
+}
 ActivityId = Annotated[str, Path(max_length=100, description="The activity's id")]
 SourcePath = Annotated[SourceSystem, Path(description="The province's system")]
 ExternalPath = Annotated[ExternalId, Path(description="The record's id in that system")]
@@ -84,7 +112,11 @@ _PENDING: dict[int | str, dict[str, Any]] = {
         201: {"model": ActivityWritten, "description": "Created (version 1)"},
         **_PENDING,
         **_FORBIDDEN,
-        409: {"description": "The activity is voided", **_PROBLEM},
+        409: {
+            "description": "The activity is voided (`activity-voided`); or the stored or the "
+            "new version lies in a locked period (`period-locked`, naming the `lock`)",
+            **_PROBLEM,
+        },
         422: {
             "description": "Invalid activity; an unknown unit, programme, club or site is "
             "`unknown-unit`, `unknown-programme`, … naming the field and the value",
@@ -132,7 +164,7 @@ async def get_activity_by_key(
     response_model=ActivityWritten,
     tags=["activities"],
     summary="Void an activity by its natural key",
-    responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
+    responses={**_FORBIDDEN, **_LOCKED, 404: {"description": "Unknown activity", **_PROBLEM}},
 )
 async def void_activity_by_key(
     source_system: SourcePath,
@@ -181,8 +213,9 @@ async def batch(
 ) -> BatchResult:
     """Each item is checked and written on its own terms: a rejected item (with
     field-level `errors` and its `problem`) never blocks the others; an item in a
-    province the client may not submit for is rejected as `forbidden`. Items with the
-    same key apply in order, as the same `PUT`s one after another would."""
+    province the client may not submit for is rejected as `forbidden`, one in a locked
+    period as `period-locked` (its `problem` names the `lock`). Items with the same key
+    apply in order, as the same `PUT`s one after another would."""
     raw = await read_limited(request, app.settings.batch_max_bytes)
     content_type = request.headers.get("content-type", "")
     return await app.activities.batch(caller, raw, content_type, allow_pending=allow_pending)
@@ -193,7 +226,7 @@ async def batch(
     response_model=ActivityWritten,
     tags=["activities"],
     summary="Void an activity",
-    responses={**_FORBIDDEN, 404: {"description": "Unknown activity", **_PROBLEM}},
+    responses={**_FORBIDDEN, **_LOCKED, 404: {"description": "Unknown activity", **_PROBLEM}},
 )
 async def void_activity(
     activity_id: ActivityId, body: VoidIn, app: EventsDep, caller: Caller

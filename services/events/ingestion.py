@@ -23,6 +23,7 @@ from prometheus_client import Counter
 
 from services.events.access import FORBIDDEN, activity_province, authorizable
 from services.events.items import Incoming, body_of
+from services.events.locks import PERIOD_LOCKED, LockRef
 from services.events.replica import RegistryReplica
 from services.events.repository import ActivityRepository
 from services.events.transitions import (
@@ -48,6 +49,8 @@ ITEMS = Counter(
 )
 VOIDED = "activity-voided"
 CONCURRENT = "concurrent-write"
+# Which lock in force covers an activity body (`None`: none does).
+LockLookup = Callable[[Document], LockRef | None]
 
 
 def utc_now() -> datetime:
@@ -110,8 +113,48 @@ def _forbidden(index: int, loc: list[str | int], problem: Problem, about: str = 
     )
 
 
-def _fold(current: Document | None, items: Sequence[_Valid], now: datetime) -> _Fold:
-    """Apply one key's items in order to its current state."""
+def locked_error(lock: LockRef, activity_id: str | None = None) -> FieldError:
+    """Why a write into a locked period is refused, naming the lock."""
+    about = f"activity {activity_id}: " if activity_id else ""
+    about_vi = f"hoạt động {activity_id}: " if activity_id else ""
+    return field_error(
+        [],
+        say(
+            f"{about}{lock.programme} {lock.period} is locked for {lock.unit_id} since "
+            f"{lock.since.isoformat(timespec='seconds')} by {lock.by} ({lock.reason}); "
+            "it takes no new, revised or voided activities until it is reopened.",
+            f"{about_vi}{lock.programme} kỳ {lock.period} đã bị khóa cho {lock.unit_id} từ "
+            f"{lock.since.isoformat(timespec='seconds')} bởi {lock.by} ({lock.reason}); "
+            "không thể thêm, sửa hoặc hủy hoạt động cho đến khi được mở lại.",
+        ),
+    )
+
+
+def _locked(index: int, lock: LockRef, activity_id: str | None = None) -> ItemOutcome:
+    return ItemOutcome(
+        index,
+        "rejected",
+        errors=[locked_error(lock, activity_id)],
+        kind=PERIOD_LOCKED,
+        extensions={"lock": lock.member()},
+    )
+
+
+def _lock_on(change: Change, state: Document | None, locks: LockLookup) -> LockRef | None:
+    """The lock refusing a change: on the new version, or on the version it replaces."""
+    if change.outcome is Outcome.UNCHANGED:
+        return None
+    found = locks(change.document["activity"])
+    if found is None and state is not None:
+        found = locks(state["activity"])
+    return found
+
+
+def _fold(
+    current: Document | None, items: Sequence[_Valid], now: datetime, locks: LockLookup
+) -> _Fold:
+    """Apply one key's items in order to its current state; an item whose new or
+    replaced version lies in a locked period is rejected and changes nothing."""
     state = current
     history: list[Document] = []
     events = []
@@ -125,6 +168,10 @@ def _fold(current: Document | None, items: Sequence[_Valid], now: datetime) -> _
             outcomes.append(
                 ItemOutcome(item.index, "rejected", errors=[field_error([], str(exc))], kind=VOIDED)
             )
+            continue
+        lock = _lock_on(change, state, locks)
+        if lock is not None:
+            outcomes.append(_locked(item.index, lock))
             continue
         if change.outcome is not Outcome.UNCHANGED:
             first_outcome = first_outcome or change.outcome
@@ -155,6 +202,11 @@ class Ingestion:
 
     def check(self, activity: ActivityBase) -> Verdict:
         return validate(activity, self._replica.cache, self._today())
+
+    def lock_on(self, body: Document) -> LockRef | None:
+        """The lock in force covering an activity body, if any."""
+        cache = self._replica.cache
+        return cache.locks.covering(body, cache.units)
 
     async def ingest(
         self,
@@ -249,6 +301,11 @@ class Ingestion:
         )
         return [_forbidden(item.index, [], problem, about) for item in items]
 
+    def _touches_lock(self, items: Sequence[_Valid]) -> bool:
+        if not len(self._replica.cache.locks):
+            return False
+        return any(self.lock_on(body_of(item.activity)) is not None for item in items)
+
     async def _check(self, items: Sequence[_Valid], caller: Principal) -> list[ItemOutcome]:
         """What `_write` would answer, without writing: against the stored activities."""
         groups: dict[str, list[_Valid]] = {}
@@ -262,7 +319,7 @@ class Ingestion:
             if refused:
                 results.extend(refused)
                 continue
-            for outcome in _fold(found.get(key), group, now).outcomes:
+            for outcome in _fold(found.get(key), group, now, self.lock_on).outcomes:
                 results.append(outcome if outcome.rejected else ItemOutcome(outcome.index, "valid"))
         return results
 
@@ -273,13 +330,24 @@ class Ingestion:
         currents: dict[str, Document | None] = dict.fromkeys(groups)
         todo = set(groups)
         results: list[ItemOutcome] = []
+        # A key whose items fall in a locked period is read first: assumed new, an
+        # identical resend would be refused instead of answered `unchanged`.
+        locked = [key for key, group in groups.items() if self._touches_lock(group)]
+        for key, document in (await self._activities.current_many(locked)).items():
+            refused = self._stored_refusal(document, groups[key], caller)
+            if refused:
+                results.extend(refused)
+                todo.discard(key)
+            currents[key] = document
         published = False
         for attempt in range(_MAX_ATTEMPTS):
             if attempt:
                 # Writers of one key meet on its compare-and-set: spread their retries.
                 await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))
             now = self._now()
-            folds = {key: _fold(currents[key], groups[key], now) for key in sorted(todo)}
+            folds = {
+                key: _fold(currents[key], groups[key], now, self.lock_on) for key in sorted(todo)
+            }
             inserts = [f.change for f in folds.values() if f.change and f.change.previous is None]
             updates = [f.change for f in folds.values() if f.change and f.change.previous]
             retry = await self._activities.insert_many(inserts)

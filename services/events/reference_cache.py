@@ -3,7 +3,8 @@
 Filled from the service's own replica collections at start and kept current by the
 `REGISTRY` handler, so validating a batch of a thousand activities costs no query.
 Keys of references are written `<kind>:<id>` (`unit:vn63:06433`, `club:…`,
-`site:…`, `programme:P8`): pending activities are indexed by them.
+`site:…`, `programme:P8`): pending activities are indexed by them. Period locks are
+held here too (`locks`), fed and rebuilt the same way (services/events/locks.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from services.events.locks import LockIndex
 from shared.mongo import Document
 from shared.units import UnitIndex, edition_of, parse_unit_id, unit_node
 
-UNIT, CLUB, SITE, PROGRAMME = "unit", "club", "site", "programme"
+UNIT, CLUB, SITE, PROGRAMME, LOCK = "unit", "club", "site", "programme", "lock"
 
 
 def reference_key(kind: str, ref_id: str) -> str:
@@ -80,9 +82,11 @@ class ReferenceCache:
     clubs: dict[str, ClubRef] = field(default_factory=dict)
     sites: dict[str, SiteRef] = field(default_factory=dict)
     programmes: dict[str, str] = field(default_factory=dict)
+    # Period locks in force (services/events/locks.py).
+    locks: LockIndex = field(default_factory=LockIndex)
     # The registry revision held of each reference: `{kind: {id: revision}}`.
     revisions: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {UNIT: {}, CLUB: {}, SITE: {}, PROGRAMME: {}}
+        default_factory=lambda: {UNIT: {}, CLUB: {}, SITE: {}, PROGRAMME: {}, LOCK: {}}
     )
     _successor_provinces: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -107,6 +111,9 @@ class ReferenceCache:
     def put_programmes(self, documents: Iterable[Document]) -> None:
         held = self._held(PROGRAMME, list(documents))
         self.programmes.update((document["_id"], document["name"]) for document in held)
+
+    def put_locks(self, documents: Iterable[Document]) -> None:
+        self.locks.put(self._held(LOCK, list(documents)))
 
     def knows(self, key: str) -> bool:
         kind, ref_id = split_key(key)

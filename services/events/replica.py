@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from services.events.reference_cache import (
     CLUB,
+    LOCK,
     PROGRAMME,
     SITE,
     UNIT,
@@ -16,6 +17,7 @@ from services.events.reference_cache import (
 from services.events.repository import ReferenceRepository
 from shared.contracts import (
     CLUB_UPSERTED,
+    LOCK_SET,
     PROGRAMME_UPSERTED,
     SITE_UPSERTED,
     UNIT_UPSERTED,
@@ -30,6 +32,7 @@ _KEPT = {
     CLUB_UPSERTED.type: (CLUB, "id"),
     SITE_UPSERTED.type: (SITE, "id"),
     PROGRAMME_UPSERTED.type: (PROGRAMME, "code"),
+    LOCK_SET.type: (LOCK, "id"),
 }
 # A unit's chain to the nation is at most village, commune, district, province, vn.
 _MAX_DEPTH = 6
@@ -48,21 +51,29 @@ class RegistryReplica:
         self.cache.put_clubs(await self._repository.all_clubs())
         self.cache.put_sites(await self._repository.all_sites())
         self.cache.put_programmes(await self._repository.all_programmes())
+        self.cache.put_locks(await self._repository.all_locks())
         log.info(
             "registry replica loaded",
             units=len(self.cache.units),
             clubs=len(self.cache.clubs),
             sites=len(self.cache.sites),
             programmes=len(self.cache.programmes),
+            locks_in_force=len(self.cache.locks),
         )
 
     async def apply(self, events: Sequence[CloudEvent]) -> list[str]:
         """Apply a batch of registry events; returns the keys of references that changed.
 
-        Members, classifications and targets are not needed to validate activities
-        and are skipped.
+        Members, classifications, targets and approvals are not needed to validate
+        activities and are skipped; locks are kept (services/events/locks.py).
         """
-        by_kind: dict[str, list[Document]] = {UNIT: [], CLUB: [], SITE: [], PROGRAMME: []}
+        by_kind: dict[str, list[Document]] = {
+            UNIT: [],
+            CLUB: [],
+            SITE: [],
+            PROGRAMME: [],
+            LOCK: [],
+        }
         for event in events:
             kept = _KEPT.get(event.type)
             if kept is not None:
@@ -73,10 +84,17 @@ class RegistryReplica:
             CLUB: self.cache.put_clubs,
             SITE: self.cache.put_sites,
             PROGRAMME: self.cache.put_programmes,
+            LOCK: self.cache.put_locks,
         }
         changed: list[str] = []
         for kind, documents in by_kind.items():
             if not documents:
+                continue
+            if kind == LOCK:
+                applied = await self._repository.apply_locks(documents)
+                # Memory may hold a newer revision already (this replica's follower).
+                held = self.cache.revisions[LOCK]
+                put[kind]([d for d in applied if d["revision"] > held.get(d["_id"], 0)])
                 continue
             applied = await self._repository.apply(kind, documents, self.cache.revisions[kind])
             put[kind](applied)
@@ -91,6 +109,7 @@ class RegistryReplica:
             CLUB: self.cache.put_clubs,
             SITE: self.cache.put_sites,
             PROGRAMME: self.cache.put_programmes,
+            LOCK: self.cache.put_locks,
         }
         newest: dict[tuple[str, str], Document] = {}
         for event in events:

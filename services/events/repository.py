@@ -29,6 +29,7 @@ REF_UNITS = "ref_units"
 REF_CLUBS = "ref_clubs"
 REF_SITES = "ref_sites"
 REF_PROGRAMMES = "ref_programmes"
+REF_LOCKS = "ref_locks"
 # Collections whose documents carry pending events for the outbox relay.
 OUTBOX_COLLECTIONS = (ACTIVITIES,)
 
@@ -204,6 +205,7 @@ class ReferenceRepository:
         self._clubs: AsyncCollection[Document] = db[REF_CLUBS]
         self._sites: AsyncCollection[Document] = db[REF_SITES]
         self._programmes: AsyncCollection[Document] = db[REF_PROGRAMMES]
+        self._locks: AsyncCollection[Document] = db[REF_LOCKS]
 
     def _collection_of(self, kind: str) -> AsyncCollection[Document]:
         return {
@@ -211,6 +213,7 @@ class ReferenceRepository:
             "club": self._clubs,
             "site": self._sites,
             "programme": self._programmes,
+            "lock": self._locks,
         }[kind]
 
     async def apply(
@@ -222,6 +225,14 @@ class ReferenceRepository:
         ~14,000 units at its first start, and a batch need not read what memory knows.
         """
         return await apply_latest(self._collection_of(kind), documents, held)
+
+    async def apply_locks(self, documents: Sequence[Document]) -> list[Document]:
+        """Keep each lock at its highest revision; the revisions are read from the
+        collection (locks are few, and memory may be ahead of it: the follower)."""
+        return await apply_latest(self._locks, documents)
+
+    async def all_locks(self) -> list[Document]:
+        return await self._locks.find({}).to_list(None)
 
     async def programme(self, code: str) -> Document | None:
         return await self._programmes.find_one({"_id": code})

@@ -16,8 +16,9 @@ from typing import Any
 from services.events import imports
 from services.events.access import FORBIDDEN, activity_province
 from services.events.columns import ALL_COLUMNS, REQUIRED_COLUMNS
-from services.events.ingestion import CONCURRENT, VOIDED, Ingestion, ItemOutcome
+from services.events.ingestion import CONCURRENT, VOIDED, Ingestion, ItemOutcome, locked_error
 from services.events.items import Incoming, nfc, normalised, parse_batch
+from services.events.locks import PERIOD_LOCKED, LockRef
 from services.events.reference_cache import ReferenceCache
 from services.events.repository import ActivityQuery, ActivityRepository
 from services.events.schemas import (
@@ -69,6 +70,7 @@ _TITLES = {
     "unknown-site": (422, ("Unknown site", "Không có điểm này")),
     VOIDED: (409, ("Activity is voided", "Hoạt động đã bị hủy")),
     CONCURRENT: (409, ("Activity changed concurrently", "Hoạt động bị thay đổi đồng thời")),
+    PERIOD_LOCKED: (409, ("Period locked", "Kỳ báo cáo đã bị khóa")),
     FORBIDDEN: (403, ("Not allowed for this client", "Ứng dụng không được phép")),
 }
 
@@ -79,7 +81,7 @@ def _status_and_title(kind: str) -> tuple[int, str]:
 
 
 # Problem members a rejected batch item or upload row repeats from its problem.
-_ITEM_PROBLEM_MEMBERS = ("required_role", "required_province")
+_ITEM_PROBLEM_MEMBERS = ("required_role", "required_province", "lock")
 _MAX_VOID_ATTEMPTS = 20
 
 
@@ -222,6 +224,10 @@ class ActivityService:
                 raise problems.missing("activity", activity_id)
             require(caller, "submitter", activity_province(self._references, current))
             change = decide_void(current, nfc(reason), self._now())
+            if change.outcome is not Outcome.UNCHANGED:
+                lock = self._ingestion.lock_on(current["activity"])
+                if lock is not None:
+                    raise _locked_problem(lock, activity_id)
             if change.outcome is Outcome.UNCHANGED or await self._activities.update(change):
                 if change.events:
                     self._wake()
@@ -383,6 +389,13 @@ class ActivityService:
                 )
             )
         return outcomes
+
+
+def _locked_problem(lock: LockRef, activity_id: str) -> Problem:
+    """409 `period-locked`: a void of an activity in a locked period, naming the lock."""
+    status, title = _status_and_title(PERIOD_LOCKED)
+    error = locked_error(lock, activity_id)
+    return problems.rejected(status, PERIOD_LOCKED, title, [error], lock=lock.member())
 
 
 def _row_result(row: Row, outcome: ItemOutcome) -> RowResult:

@@ -1,7 +1,7 @@
 """API clients, their secrets and the keys that sign their access tokens.
 
 A client belongs to one or more provinces with roles (`submitter`, `viewer`,
-`admin`); its secret is shown once and stored only as an Argon2 hash. Tokens are
+`approver`, `admin`); its secret is shown once and stored only as an Argon2 hash. Tokens are
 JWTs signed with Ed25519 (EdDSA) and verified offline by every service against the
 JWKS. Rotation adds a new signing key and retires the old one, which stays in the
 JWKS until every token it signed has expired.

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-RoleName = Literal["submitter", "viewer", "admin"]
+RoleName = Literal["submitter", "viewer", "approver", "admin"]
 ProvinceId = Annotated[str, StringConstraints(pattern=r"^(vn|vn63:\d{2}|vn34:\d{2})$")]
 
 
@@ -15,7 +15,7 @@ class ClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    roles: list[RoleName] = Field(min_length=1, max_length=3)
+    roles: list[RoleName] = Field(min_length=1, max_length=4)
     provinces: list[ProvinceId] = Field(
         min_length=1,
         max_length=100,

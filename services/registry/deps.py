@@ -12,10 +12,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 
 from services.registry.access import ClientService, KeyStore
+from services.registry.approvals import ApprovalService
 from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
 from services.registry.imports import ImportService
 from services.registry.loader import ReferenceLoader
+from services.registry.locks import LockService
 from services.registry.members import BulkMembers, MemberService
 from services.registry.programmes import ProgrammeService
 from services.registry.schemas import CreatedId, ProgrammeCode
@@ -49,6 +51,8 @@ class Registry:
     imports: ImportService
     loader: ReferenceLoader
     access: Access
+    locks: LockService
+    approvals: ApprovalService
 
 
 def registry(request: Request) -> Registry:

@@ -11,12 +11,15 @@ from fastapi import FastAPI
 from services.registry.access import ClientService, KeyStore
 from services.registry.access_api import router as access_router
 from services.registry.api import router
+from services.registry.approvals import ApprovalService
 from services.registry.clubs import RegisterService
 from services.registry.config import RegistrySettings
 from services.registry.deps import Access, Registry
 from services.registry.directory import UnitDirectory
 from services.registry.imports import ImportService
 from services.registry.loader import ReferenceLoader
+from services.registry.locks import LockService, Scopes
+from services.registry.locks_api import router as locks_router
 from services.registry.members import BulkMembers, MemberService
 from services.registry.programmes import ProgrammeService
 from services.registry.reference import Selection
@@ -72,6 +75,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         programmes = ProgrammeService(repositories, units)
         await programmes.seed()
         registers = RegisterService(repositories, units, programmes)
+        scopes = Scopes(units, programmes)
         loading = asyncio.create_task(loader.store_and_publish(), name="reference-load")
 
         async def stop_loading() -> None:
@@ -113,6 +117,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             imports=ImportService(registers, members, units, settings.import_max_rows),
             loader=loader,
             access=Access(clients, keys, settings.token_lifetime_seconds, revocations),
+            locks=LockService(repositories, scopes),
+            approvals=ApprovalService(repositories, scopes),
         )
 
     async def own_jwks() -> dict[str, Any]:
@@ -134,8 +140,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="bdg registry",
-        description="Administrative units, programmes and targets, sites, clubs and members.",
-        routers=[router, register_router, access_router],
+        description="Administrative units, programmes and targets, sites, clubs and members; "
+        "period locks and approval steps.",
+        routers=[router, register_router, access_router, locks_router],
         setup=build,
         jwks_source=own_jwks,
         revocation_source=own_revocations,

@@ -1,8 +1,9 @@
 """The registry's events (`bdg.registry.v1.*`), built from stored states.
 
 Data carries only the contract's fields; the envelope's `province` names the
-province of province data (villages, classifications, sites, clubs, members) and is
-absent for national reference data, programmes and targets.
+province of province data (villages, classifications, sites, clubs, members, locks
+and approvals) and is absent for national reference data, programmes, targets and a
+lock on the whole country.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.contracts import (
+    APPROVAL_SET,
     CLASSIFICATION_SET,
     CLUB_UPSERTED,
+    LOCK_SET,
     MEMBER_UPSERTED,
     PROGRAMME_UPSERTED,
     REGISTRY,
     SITE_UPSERTED,
     TARGET_SET,
     UNIT_UPSERTED,
+    ApprovalSet,
     ClassificationSet,
     CloudEvent,
     ClubUpserted,
     EventKind,
+    LockSet,
     MemberUpserted,
     ProgrammeUpserted,
     SiteUpserted,
@@ -86,3 +91,13 @@ def club_upserted(state: Mapping[str, Any], revision: int) -> CloudEvent:
 def member_upserted(state: Mapping[str, Any], revision: int, province: str) -> CloudEvent:
     data = MemberUpserted.model_validate(_fields(MemberUpserted, state, revision))
     return _event(MEMBER_UPSERTED, data, data.id, province)
+
+
+def lock_set(state: Mapping[str, Any], revision: int, province: str | None) -> CloudEvent:
+    data = LockSet.model_validate(_fields(LockSet, state, revision))
+    return _event(LOCK_SET, data, data.id, province)
+
+
+def approval_set(state: Mapping[str, Any], revision: int) -> CloudEvent:
+    data = ApprovalSet.model_validate(_fields(ApprovalSet, state, revision))
+    return _event(APPROVAL_SET, data, data.id, data.province_id)

@@ -36,6 +36,8 @@ CLUBS = "clubs"
 MEMBERS = "members"
 CLIENTS = "clients"
 SIGNING_KEYS = "signing_keys"
+LOCKS = "locks"
+APPROVALS = "approvals"
 # Collections whose documents carry pending events, in the order the relay visits
 # them: units before the registers that refer to them.
 OUTBOX_COLLECTIONS = (
@@ -47,6 +49,8 @@ OUTBOX_COLLECTIONS = (
     SITES,
     CLUBS,
     MEMBERS,
+    LOCKS,
+    APPROVALS,
 )
 _HIDE_OUTBOX = {OUTBOX_FIELD: 0}
 UPDATED_AT = "updated_at"
@@ -56,6 +60,8 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     SITES: ("unit_id", "province_id"),
     CLUBS: ("unit_id", "province_id", "programme"),
     MEMBERS: ("club_id",),
+    LOCKS: ("unit_id", "province_id"),
+    APPROVALS: ("lineage", "province_id"),
     # The revocation list every service polls.
     CLIENTS: ("revoked_at",),
 }
@@ -242,11 +248,101 @@ class Repositories:
         self.clubs = RevisionedRepository(db, CLUBS)
         self.members = MemberRepository(db)
         self.access = AccessRepository(db)
+        self.locks = LockRepository(db)
+        self.approvals = ApprovalRepository(db)
 
     async def ensure_indexes(self) -> None:
         for collection, fields in _INDEXES.items():
             for name in fields:
                 await self._db[collection].create_index([(name, ASCENDING)])
+        await self.locks.ensure_indexes()
+        await self.approvals.ensure_indexes()
+
+
+@dataclass(frozen=True)
+class LockQuery:
+    """Which locks in force a list shows; turned into a filter here only."""
+
+    programme: str | None = None
+    unit_ids: Sequence[str] | None = None  # on one of these units (`None`: any)
+    provinces: Sequence[str] | None = None  # of one of these provinces (`None`: any)
+    after: str | None = None  # resume after this lock id
+
+    def filter(self, locked_field: str, id_field: str) -> Document:
+        selector: Document = {locked_field: True}
+        if self.programme is not None:
+            selector["programme"] = self.programme
+        if self.unit_ids is not None:
+            selector["unit_id"] = {"$in": list(self.unit_ids)}
+        if self.provinces is not None:
+            selector["province_id"] = {"$in": list(self.provinces)}
+        if self.after is not None:
+            selector[id_field] = {"$gt": self.after}
+        return selector
+
+
+# Locks in force, by id: what `GET /v1/locks` pages through.
+_IN_FORCE = [("locked", ASCENDING), ("_id", ASCENDING)]
+# The lock an approval sets rides in the approval record (`lock`), under its own id.
+APPROVAL_LOCK = "lock"
+_APPROVAL_IN_FORCE = [(f"{APPROVAL_LOCK}.locked", ASCENDING), (f"{APPROVAL_LOCK}.id", ASCENDING)]
+
+
+class LockRepository(RevisionedRepository):
+    """Locks set by hand, one document per lock key (`shared.contracts.lock_key`)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, LOCKS)
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index(_IN_FORCE)
+        await self._collection.create_index([("programme", ASCENDING), ("unit_id", ASCENDING)])
+
+    async def in_force(self, query: LockQuery, limit: int) -> list[Document]:
+        cursor = self._collection.find(query.filter("locked", "_id"), _HIDE_OUTBOX)
+        return await cursor.sort("_id", 1).limit(limit).to_list(None)
+
+
+class ApprovalRepository(RevisionedRepository):
+    """Approval records, one per approval key; each holds the lock its steps set."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, APPROVALS)
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index(_APPROVAL_IN_FORCE)
+        await self._collection.create_index(
+            [("programme", ASCENDING), ("period", ASCENDING), ("_id", ASCENDING)]
+        )
+
+    async def locking(self, query: LockQuery, limit: int) -> list[Document]:
+        """Records whose lock is in force, by lock id."""
+        selector = query.filter(f"{APPROVAL_LOCK}.locked", f"{APPROVAL_LOCK}.id")
+        cursor = self._collection.find(selector, _HIDE_OUTBOX)
+        return await cursor.sort(f"{APPROVAL_LOCK}.id", 1).limit(limit).to_list(None)
+
+    async def records(
+        self,
+        *,
+        programme: str | None,
+        period: str | None,
+        within: str | None,
+        provinces: Sequence[str] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Document]:
+        """Up to `limit` records by `_id`: of a programme, a period, on a unit or any
+        unit under it (`within`), in these provinces (`None`: any)."""
+        selector: Document = {}
+        for name, value in (("programme", programme), ("period", period), ("lineage", within)):
+            if value is not None:
+                selector[name] = value
+        if provinces is not None:
+            selector["province_id"] = {"$in": list(provinces)}
+        if after is not None:
+            selector["_id"] = {"$gt": after}
+        cursor = self._collection.find(selector, _HIDE_OUTBOX).sort("_id", 1).limit(limit)
+        return await cursor.to_list(None)
 
 
 class AccessRepository:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["submitter", "viewer", "admin"]
-ROLES: tuple[Role, ...] = ("submitter", "viewer", "admin")
+Role = Literal["submitter", "viewer", "approver", "admin"]
+ROLES: tuple[Role, ...] = ("submitter", "viewer", "approver", "admin")
 # A client whose provinces include `vn` has national scope.
 NATIONAL_SCOPE = "vn"
 
@@ -29,8 +29,8 @@ class Principal:
         if self.is_admin:
             return True
         if role == "viewer":
-            # Whoever may submit a province's data may also read it back.
-            return bool({"viewer", "submitter"} & self.roles)
+            # Whoever may submit or approve a province's data may also read it.
+            return bool({"viewer", "submitter", "approver"} & self.roles)
         return role in self.roles
 
     def covers(self, province_id: str | None) -> bool:
