@@ -8,7 +8,7 @@ revision not above the one held and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,31 +19,27 @@ from shared.versioned import REVISION_FIELD
 
 
 async def apply_latest(
-    collection: AsyncCollection[Document],
-    documents: Sequence[Document],
-    held: Mapping[Any, int] | None = None,
+    collection: AsyncCollection[Document], documents: Sequence[Document]
 ) -> list[Document]:
     """Keep, per `_id`, the document with the highest `revision`; return those that changed.
 
-    `held`: the revisions the caller already knows are stored (e.g. from its memory),
-    which spares the read; the writes stay revision-guarded, so the collection keeps
-    the highest revision even if memory was behind.
+    The revisions stored are read from the collection (one read by `_id` per batch),
+    never taken from a memory copy: memory may be ahead of the collection (a replica's
+    follower applies the same events), and a write skipped because memory had it would
+    be missing after a restart. The writes stay revision-guarded, so concurrent
+    appliers keep the highest revision.
     """
     newest: dict[Any, Document] = {}
     for document in documents:
-        held = newest.get(document["_id"])
-        if held is None or document[REVISION_FIELD] > held[REVISION_FIELD]:
+        kept = newest.get(document["_id"])
+        if kept is None or document[REVISION_FIELD] > kept[REVISION_FIELD]:
             newest[document["_id"]] = document
     if not newest:
         return []
-    held_revisions = (
-        held
-        if held is not None
-        else {
-            row["_id"]: row.get(REVISION_FIELD, 0)
-            async for row in collection.find(_keys_filter(list(newest)), {REVISION_FIELD: 1})
-        }
-    )
+    held_revisions = {
+        row["_id"]: row.get(REVISION_FIELD, 0)
+        async for row in collection.find(_keys_filter(list(newest)), {REVISION_FIELD: 1})
+    }
     inserts = [doc for key, doc in newest.items() if key not in held_revisions]
     updates = [
         doc

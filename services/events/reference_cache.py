@@ -91,10 +91,16 @@ class ReferenceCache:
     _successor_provinces: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def _held(self, kind: str, documents: list[Document]) -> list[Document]:
+        """The documents at or above the revision memory holds (now held); an older
+        one — the consumer storing what the follower already put here — is left out."""
         held = self.revisions[kind]
+        kept = []
         for document in documents:
-            held[document["_id"]] = int(document.get("revision", 0))
-        return documents
+            revision = int(document.get("revision", 0))
+            if revision >= held.get(document["_id"], 0):
+                held[document["_id"]] = revision
+                kept.append(document)
+        return kept
 
     def put_units(self, documents: Iterable[Document]) -> None:
         self.units.put_many(unit_node(document) for document in self._held(UNIT, list(documents)))

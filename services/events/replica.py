@@ -91,12 +91,9 @@ class RegistryReplica:
             if not documents:
                 continue
             if kind == LOCK:
-                applied = await self._repository.apply_locks(documents)
-                # Memory may hold a newer revision already (this replica's follower).
-                held = self.cache.revisions[LOCK]
-                put[kind]([d for d in applied if d["revision"] > held.get(d["_id"], 0)])
+                put[kind](await self._repository.apply_locks(documents))
                 continue
-            applied = await self._repository.apply(kind, documents, self.cache.revisions[kind])
+            applied = await self._repository.apply(kind, documents)
             put[kind](applied)
             changed.extend(reference_key(kind, document["_id"]) for document in applied)
         return changed

@@ -9,7 +9,7 @@ the same document write (`_outbox`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -216,19 +216,16 @@ class ReferenceRepository:
             "lock": self._locks,
         }[kind]
 
-    async def apply(
-        self, kind: str, documents: Sequence[Document], held: Mapping[str, int]
-    ) -> list[Document]:
+    async def apply(self, kind: str, documents: Sequence[Document]) -> list[Document]:
         """Keep, per `_id`, the highest revision; return the documents that changed.
 
-        The revisions held come from memory instead of a read: the registry sends
-        ~14,000 units at its first start, and a batch need not read what memory knows.
+        The revisions are read from the collection, not from memory: this replica's
+        follower may have put a revision in memory before the consumer stores it.
         """
-        return await apply_latest(self._collection_of(kind), documents, held)
+        return await apply_latest(self._collection_of(kind), documents)
 
     async def apply_locks(self, documents: Sequence[Document]) -> list[Document]:
-        """Keep each lock at its highest revision; the revisions are read from the
-        collection (locks are few, and memory may be ahead of it: the follower)."""
+        """Keep each lock at its highest revision (read from the collection, as `apply`)."""
         return await apply_latest(self._locks, documents)
 
     async def all_locks(self) -> list[Document]:

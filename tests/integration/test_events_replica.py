@@ -62,6 +62,24 @@ async def test_late_and_repeated_revisions_change_nothing_and_a_restart_reloads(
     assert stale.cache.unit_name("vn63:06433") == "Xã Vân Nham 3"
 
 
+async def test_what_the_follower_put_in_memory_first_is_still_stored(
+    handle: MongoHandle,
+) -> None:
+    replica = RegistryReplica(ReferenceRepository(handle.db), ReferenceCache())
+    await replica.apply(reference_events())
+    renamed = unit_event("vn63:06433", "Xã Vân Nham (mới)", "commune", "vn63:186", revision=2)
+    newest = unit_event("vn63:06433", "Xã Vân Nham 3", "commune", "vn63:186", revision=3)
+    # This replica's follower sees the renaming before the shared consumer stores it.
+    await replica.follow([renamed, newest])
+    assert await replica.apply([renamed]) == ["unit:vn63:06433"]
+    assert replica.cache.unit_name("vn63:06433") == "Xã Vân Nham 3", "memory never goes back"
+
+    restarted = RegistryReplica(ReferenceRepository(handle.db), ReferenceCache())
+    await restarted.load()
+    assert restarted.cache.unit_name("vn63:06433") == "Xã Vân Nham (mới)"
+    assert restarted.cache.revisions["unit"]["vn63:06433"] == 2
+
+
 @pytest.fixture
 async def events(mongo: MongoBackend, nats_server: NatsServer) -> AsyncIterator[httpx.AsyncClient]:
     async with running(events_app(mongo, nats_server.url)) as client:
