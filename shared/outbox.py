@@ -117,12 +117,28 @@ class OutboxRelay:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
+        # Set when the pass that starts next has ended (a new one for every pass).
+        self._next_pass = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
     def wake(self) -> None:
         """Called after a write that stored events, so they go out at once."""
         self._wake.set()
+
+    async def passed(self, timeout: float) -> bool:
+        """Wake the relay and wait (at most `timeout` seconds) until a pass that began
+        after this call has ended: what was stored before the call is then published,
+        unless NATS refused it. False if this process is not publishing or time ran out."""
+        if self._task is None or self._task.done():
+            return False
+        ending = self._next_pass
+        self.wake()
+        try:
+            await asyncio.wait_for(ending.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def start(self) -> None:
         """Start publishing (again, after a `stop`: the relay follows its lease)."""
@@ -165,6 +181,7 @@ class OutboxRelay:
                 except Exception as exc:  # MongoDB away: the loop below waits too.
                     log.warning("outbox index not created yet", error=repr(exc))
             self._wake.clear()
+            ending, self._next_pass = self._next_pass, asyncio.Event()
             try:
                 await self.flush()
                 backoff = 0.1
@@ -177,6 +194,7 @@ class OutboxRelay:
                 log.warning("outbox relay waiting to retry", error=repr(exc), retry_in=backoff)
                 timeout = backoff
                 backoff = min(backoff * 2, self._max_backoff)
+            ending.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -149,6 +149,15 @@ class ServiceRuntime:
         if self.relay is not None:
             self.relay.wake()
 
+    async def published(self, timeout: float = 2.0) -> bool:
+        """Wait until what this process stored so far is published, where that matters
+        more than the answer's speed (a lock must be in force when its 201 arrives).
+        Only the replica holding the `outbox` lease publishes; on another one this
+        returns False at once and its write goes out at the holder's next pass."""
+        if self.relay is None or not self.holds("outbox"):
+            return False
+        return await self.relay.passed(timeout)
+
     async def start(self) -> None:
         await self.dead_letters.ensure_indexes()
         self._connect_task = asyncio.create_task(self._connect_broker(), name="broker-connect")

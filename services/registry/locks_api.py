@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.registry.deps import CodePath, Cursor, Limit, RegistryDep
 from services.registry.lock_schemas import (
@@ -23,8 +23,18 @@ from services.registry.lock_schemas import (
     LockList,
 )
 from shared.auth.http import Caller, current_principal
+from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
+
+
+async def _in_force(request: Request) -> None:
+    """Answer once the change is on its way to the services that enforce it: the
+    events are published before the answer (on the replica that publishes; elsewhere
+    at the publisher's next pass), so a write sent after a 201 meets the lock."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    await runtime.published()
+
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 PeriodPath = Annotated[
@@ -88,6 +98,7 @@ async def put_lock(
     programme: CodePath,
     period: PeriodPath,
     body: LockIn,
+    request: Request,
     response: Response,
     reg: RegistryDep,
     caller: Caller,
@@ -99,6 +110,7 @@ async def put_lock(
     unit's province (a lock on `vn`: national scope). Published as `lock.set`."""
     lock, created = await reg.locks.lock(programme, period, body.unit_id, body.reason, caller)
     response.status_code = 201 if created else 200
+    await _in_force(request)
     return lock
 
 
@@ -123,6 +135,7 @@ async def put_lock(
 async def delete_lock(
     programme: CodePath,
     period: PeriodPath,
+    request: Request,
     reg: RegistryDep,
     caller: Caller,
     unit_id: Annotated[str, Query(max_length=60, description="The unit the lock is on")],
@@ -134,7 +147,9 @@ async def delete_lock(
     approval); writes into the period are accepted again. Audited with its reason;
     published as `lock.set` with `locked` false. Needs `approver` for the unit's
     province."""
-    return await reg.locks.reopen(programme, period, unit_id, reason, caller)
+    lock = await reg.locks.reopen(programme, period, unit_id, reason, caller)
+    await _in_force(request)
+    return lock
 
 
 @router.get(
@@ -216,7 +231,12 @@ async def list_locks(
     },
 )
 async def approval_step(
-    programme: CodePath, period: PeriodPath, body: ApprovalIn, reg: RegistryDep, caller: Caller
+    programme: CodePath,
+    period: PeriodPath,
+    body: ApprovalIn,
+    request: Request,
+    reg: RegistryDep,
+    caller: Caller,
 ) -> Approval:
     """`open → submitted → approved → accepted` for a commune under a district (vn63),
     `open → submitted → accepted` for a unit directly under its province (vn34
@@ -224,9 +244,11 @@ async def approval_step(
     `approved` or `accepted` locks the period for the unit (a lock with origin
     `approval`); reopening below `approved` lifts it. Every step is audited and
     published as `approval.set`."""
-    return await reg.approvals.step(
+    record = await reg.approvals.step(
         programme, period, body.unit_id, body.action, body.reason, caller
     )
+    await _in_force(request)
+    return record
 
 
 @router.get(
