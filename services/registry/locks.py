@@ -256,6 +256,8 @@ class LockService:
         state["revision"] = 1 if revision is None else revision + 1
         event = messages.lock_set(state, state["revision"], scope.province)
         stored = {name: value for name, value in state.items() if name != "revision"}
+        # The lists find locks under a unit by it (`GET /v1/locks?unit_id=`).
+        stored["lineage"] = self._scopes.units.directory.index.lineage(scope.unit_id)
         return await self._locks.put_if_at(key, revision, stored, [event])
 
     async def in_force(
@@ -269,9 +271,9 @@ class LockService:
     ) -> LockList:
         """Locks in force, by id: hand-set and approval locks together.
 
-        With `unit_id`: the locks on that unit and on every unit above it (those that
-        cover it), for a `viewer` of its province. Without: the locks of the caller's
-        provinces (national scope: all)."""
+        With `unit_id`: the locks on that unit, on every unit above it (those that
+        cover it) and on every unit under it, for a `viewer` of its province. Without:
+        the locks of the caller's provinces (national scope: all)."""
         if programme is not None:
             await self._scopes.programme(programme, ["query", "programme"])
         key = decode_cursor(cursor, (str,))
@@ -281,7 +283,7 @@ class LockService:
                 unit_id, caller, "viewer", ["query", "unit_id"]
             )
             lineage = self._scopes.units.directory.index.lineage(unit["id"])
-            query = LockQuery(programme=programme, unit_ids=lineage, after=after)
+            query = LockQuery(programme=programme, unit_ids=lineage, within=unit["id"], after=after)
         else:
             query = LockQuery(
                 programme=programme, provinces=viewable_provinces(caller), after=after

@@ -167,7 +167,8 @@ async def list_locks(
         str | None,
         Query(
             max_length=60,
-            description="Locks covering this unit: on it or on a unit above it (same edition)",
+            description="Locks on this unit, on a unit above it (covering it) or on a unit "
+            "under it (same edition)",
         ),
     ] = None,
     limit: Limit = 100,

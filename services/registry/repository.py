@@ -60,7 +60,7 @@ _INDEXES: dict[str, tuple[str, ...]] = {
     SITES: ("unit_id", "province_id"),
     CLUBS: ("unit_id", "province_id", "programme"),
     MEMBERS: ("club_id",),
-    LOCKS: ("unit_id", "province_id"),
+    LOCKS: ("unit_id", "province_id", "lineage"),
     APPROVALS: ("lineage", "province_id"),
     # The revocation list every service polls.
     CLIENTS: ("revoked_at",),
@@ -265,6 +265,7 @@ class LockQuery:
 
     programme: str | None = None
     unit_ids: Sequence[str] | None = None  # on one of these units (`None`: any)
+    within: str | None = None  # or on this unit or any unit under it (by `lineage`)
     provinces: Sequence[str] | None = None  # of one of these provinces (`None`: any)
     after: str | None = None  # resume after this lock id
 
@@ -272,8 +273,15 @@ class LockQuery:
         selector: Document = {locked_field: True}
         if self.programme is not None:
             selector["programme"] = self.programme
-        if self.unit_ids is not None:
+        if self.unit_ids is not None and self.within is not None:
+            selector["$or"] = [
+                {"unit_id": {"$in": list(self.unit_ids)}},
+                {"lineage": self.within},
+            ]
+        elif self.unit_ids is not None:
             selector["unit_id"] = {"$in": list(self.unit_ids)}
+        elif self.within is not None:
+            selector["lineage"] = self.within
         if self.provinces is not None:
             selector["province_id"] = {"$in": list(self.provinces)}
         if self.after is not None:

@@ -77,6 +77,9 @@ async def test_lock_and_reopen_by_province_approvers(
                 "/v1/locks", params={"unit_id": VAN_NHAM, "programme": "P8"}
             )
             assert covering.json()["items"] == [lock]
+            # Through the province: the locks of the units under it are listed too.
+            province = await viewer.http.get("/v1/locks", params={"unit_id": "vn63:20"})
+            assert province.json()["items"] == [lock]
             other_programme = await viewer.http.get(
                 "/v1/locks", params={"unit_id": VAN_NHAM, "programme": "SFES"}
             )
