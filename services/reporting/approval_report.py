@@ -22,7 +22,7 @@ from services.reporting.reports import Reports
 from services.reporting.repository import ReadModels
 from shared.mongo import Document
 from shared.periods import Period
-from shared.units import NATION_ID, UnitIndex
+from shared.units import NATION_ID, REFORM_DATE, UnitIndex
 
 
 def _last_step(record: Document | None) -> dict[str, Any] | None:
@@ -70,7 +70,10 @@ class ApprovalReport:
                 if unit in counts:
                     counts[unit] += count
                     break
-        deadline = self._deadlines.deadline(programme, period)
+        # A period across the 2025-07-01 reorganisation cannot be submitted by any unit
+        # (each edition's units report their own side of it): no deadline to miss.
+        spans_reform = period.start < REFORM_DATE <= period.end
+        deadline = None if spans_reform else self._deadlines.deadline(programme, period)
         items: list[dict[str, Any]] = []
         for unit in candidates:
             record = records.get(unit)

@@ -321,6 +321,11 @@ async def test_approval_report_with_deadlines_and_overdue_flags(
         clc = await client.get("/v1/reports/approvals", params={**asked, "programme": "CLC"})
         assert clc.json()["deadline"] is None
         assert clc.json()["overdue"] == 0
+        # No unit can submit a year across the reorganisation: nobody is flagged for it.
+        queries.clock = lambda: datetime(2026, 6, 1, tzinfo=UTC)
+        across = await client.get("/v1/reports/approvals", params={**asked, "period": "2025"})
+        assert (across.json()["deadline"], across.json()["overdue"]) == (None, 0)
+        queries.clock = lambda: datetime(2023, 9, 15, 17, 0, tzinfo=UTC)
 
         rows = csv_rows(await client.get("/v1/exports/approvals.csv", params=asked))
         header = rows[0]
