@@ -113,9 +113,9 @@ _PENDING: dict[int | str, dict[str, Any]] = {
         **_PENDING,
         **_FORBIDDEN,
         409: {
+            **_LOCKED[409],
             "description": "The activity is voided (`activity-voided`); or the stored or the "
             "new version lies in a locked period (`period-locked`, naming the `lock`)",
-            **_PROBLEM,
         },
         422: {
             "description": "Invalid activity; an unknown unit, programme, club or site is "
