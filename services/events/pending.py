@@ -14,11 +14,12 @@ from datetime import date, datetime, timedelta
 
 from prometheus_client import Counter
 
+from services.events.ingestion import locked_error
 from services.events.items import ACTIVITY_ADAPTER
 from services.events.replica import RegistryReplica
 from services.events.repository import ActivityRepository
 from services.events.transitions import Change, decide_recheck
-from services.events.validation import validate
+from services.events.validation import Verdict, validate
 from shared.logging import get_logger
 from shared.mongo import Document
 from shared.tasks import cancel_and_wait
@@ -70,6 +71,13 @@ class PendingResolver:
         for document in documents:
             activity = ACTIVITY_ADAPTER.validate_python(document["activity"])
             verdict = validate(activity, self._replica.cache, today)
+            if verdict.valid:
+                # Resolved into a period locked meanwhile: it would change locked
+                # figures, so it is rejected instead, naming the lock.
+                cache = self._replica.cache
+                lock = cache.locks.covering(document["activity"], cache.units)
+                if lock is not None:
+                    verdict = Verdict(errors=[locked_error(lock, document["id"])])
             change = decide_recheck(document, verdict, now, self._timeout)
             if change is not None:
                 changes.append(change)

@@ -15,7 +15,13 @@ import httpx
 import nats
 from fastapi import FastAPI
 
-from tests.events_support.activities import SOURCE, batch_item, communication_session
+from services.registry.clubs import club_id_of
+from tests.events_support.activities import (
+    SOURCE,
+    batch_item,
+    club_meeting,
+    communication_session,
+)
 from tests.registry_support.helpers import (
     DONG_TIEN,
     HUU_LUNG,
@@ -344,6 +350,45 @@ async def test_a_lock_reaches_the_events_service_well_under_a_second(
             f"writes until refused: {attempts}"
         )
         assert max(timings) < 0.5, timings
+
+
+async def test_an_activity_resolved_into_a_period_locked_meanwhile_is_rejected(
+    mongo: MongoBackend, nats_server: NatsServer
+) -> None:
+    async with services(mongo, nats_server.url) as s:
+        club_id = club_id_of(SOURCE, "CLB-LATE")
+        meeting = club_meeting(
+            club_id, unit_id=VAN_NHAM, started_on="2024-03-05", ended_on="2024-03-05"
+        )
+        waiting = await s.events.put(
+            f"/v1/activities/{SOURCE}/LATE-1", params={"allow_pending": "true"}, json=meeting
+        )
+        assert waiting.status_code == 202, waiting.text
+        assert waiting.json()["status"] == "pending_reference"
+        await lock(s.registry, "P8", "2024Q1", VAN_NHAM)
+        club = {
+            "name": "CLB Thủ lĩnh của sự thay đổi",
+            "kind": "community",
+            "unit_id": VAN_NHAM,
+            "programme": "P8",
+            "established_on": "2023-01-10",
+        }
+        registered = await s.registry.put(f"/v1/clubs/{SOURCE}/CLB-LATE", json=club)
+        assert registered.status_code == 201, registered.text
+
+        async def settled() -> dict[str, Any] | None:
+            found = (await s.events.get(f"/v1/activities/{SOURCE}/LATE-1")).json()
+            return found if found["status"] != "pending_reference" else None
+
+        activity, _ = await eventually(settled, timeout=10.0)
+        assert activity["status"] == "rejected"
+        assert "2024Q1" in json.dumps(activity, ensure_ascii=False)
+        # Meanwhile a club meeting outside the lock, with the same club, is taken.
+        free = club_meeting(
+            club_id, unit_id=VAN_NHAM, started_on="2024-04-05", ended_on="2024-04-05"
+        )
+        taken = await s.events.put(f"/v1/activities/{SOURCE}/LATE-2", json=free)
+        assert (taken.status_code, taken.json()["status"]) == (201, "active")
 
 
 async def test_approval_locks_are_enforced_and_survive_a_restart(
