@@ -127,16 +127,17 @@ def reason_required(reason: str | None, loc: Loc) -> str:
 
 
 def unknown_programme(code: str, loc: Loc) -> Problem:
-    """404 `unknown-programme` naming the field (the programme is part of the path)."""
+    """`unknown-programme` naming the field: 404 where the programme is part of the path
+    (the resource), 422 where it is a filter of a list."""
     detail = say(
         f"There is no programme {code!r}; see GET /v1/programmes.",
         f"Không có chương trình {code!r}; xem GET /v1/programmes.",
     )
+    title = say("Unknown programme", "Không có chương trình này")
+    if loc and loc[0] == "query":
+        return problems.invalid("unknown-programme", title, detail, loc)
     return problems.not_found(
-        "unknown-programme",
-        say("Unknown programme", "Không có chương trình này"),
-        detail,
-        errors=[problems.field_error(loc, detail)],
+        "unknown-programme", title, detail, errors=[problems.field_error(loc, detail)]
     )
 
 
