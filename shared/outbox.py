@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -121,6 +121,10 @@ class OutboxRelay:
         self._next_pass = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # What a service may do to each event just before it goes out, and after a pass
+        # that published something (the registry's revision base, services/registry).
+        self.prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.after_pass: Callable[[], Awaitable[None]] | None = None
 
     def wake(self) -> None:
         """Called after a write that stored events, so they go out at once."""
@@ -154,7 +158,8 @@ class OutboxRelay:
         await self._task
         self._task = None
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), flush_timeout)
+            if await asyncio.wait_for(self.flush(), flush_timeout) and self.after_pass:
+                await asyncio.wait_for(self.after_pass(), flush_timeout)
 
     async def flush(self) -> int:
         """Publish everything pending now; returns how many events went out."""
@@ -183,7 +188,8 @@ class OutboxRelay:
             self._wake.clear()
             ending, self._next_pass = self._next_pass, asyncio.Event()
             try:
-                await self.flush()
+                if await self.flush() and self.after_pass is not None:
+                    await self.after_pass()
                 backoff = 0.1
                 timeout = self._poll_seconds
                 OLDEST_PENDING.labels(self._service).set(0)
@@ -330,4 +336,4 @@ class OutboxRelay:
 
     async def _publish_one(self, event: dict[str, Any]) -> None:
         async with self._in_flight:
-            await self._publisher.publish(event)
+            await self._publisher.publish(event if self.prepare is None else self.prepare(event))

@@ -22,6 +22,7 @@ from services.registry.locks import LockService, Scopes
 from services.registry.locks_api import router as locks_router
 from services.registry.members import BulkMembers, MemberService
 from services.registry.programmes import ProgrammeService
+from services.registry.publishing import RevisionBase
 from services.registry.reference import Selection
 from services.registry.register_api import router as register_router
 from services.registry.repository import OUTBOX_COLLECTIONS, Repositories
@@ -42,7 +43,18 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     async def build(runtime: ServiceRuntime) -> Registry:
         repositories = Repositories(runtime.mongo.db)
         await repositories.ensure_indexes()
-        runtime.relay_outbox_of(OUTBOX_COLLECTIONS)
+        relay = runtime.relay_outbox_of(OUTBOX_COLLECTIONS)
+        revision_base = RevisionBase(
+            repositories.publishing, lambda: runtime.broker.config.connection_state.stream
+        )
+        relay.prepare = revision_base.prepare
+        relay.after_pass = revision_base.published
+
+        async def publishing_done() -> None:
+            return None
+
+        # Taken with the outbox lease, before the relay starts (shared/runtime.py).
+        runtime.under_lease("outbox", revision_base.check, publishing_done)
         directory = UnitDirectory()
         loader = ReferenceLoader(
             repositories.reference,

@@ -38,6 +38,7 @@ CLIENTS = "clients"
 SIGNING_KEYS = "signing_keys"
 LOCKS = "locks"
 APPROVALS = "approvals"
+PUBLISHING = "publishing"
 # Collections whose documents carry pending events, in the order the relay visits
 # them: units before the registers that refer to them.
 OUTBOX_COLLECTIONS = (
@@ -250,6 +251,7 @@ class Repositories:
         self.access = AccessRepository(db)
         self.locks = LockRepository(db)
         self.approvals = ApprovalRepository(db)
+        self.publishing = PublishingRepository(db)
 
     async def ensure_indexes(self) -> None:
         for collection, fields in _INDEXES.items():
@@ -257,6 +259,30 @@ class Repositories:
                 await self._db[collection].create_index([(name, ASCENDING)])
         await self.locks.ensure_indexes()
         await self.approvals.ensure_indexes()
+
+
+class PublishingRepository:
+    """What this database knows it has published: the revision base its events carry
+    and the `REGISTRY` stream's last sequence after its last publishing pass."""
+
+    _KEY = "registry"
+
+    def __init__(self, db: Database) -> None:
+        self._collection: AsyncCollection[Document] = db[PUBLISHING]
+
+    async def state(self) -> tuple[int, int]:
+        """`(revision_base, stream_sequence)`; `(0, 0)` for a database that never published."""
+        found = await self._collection.find_one({"_id": self._KEY})
+        if found is None:
+            return 0, 0
+        return int(found.get("revision_base", 0)), int(found.get("stream_sequence", 0))
+
+    async def save(self, revision_base: int, stream_sequence: int) -> None:
+        await self._collection.replace_one(
+            {"_id": self._KEY},
+            {"revision_base": revision_base, "stream_sequence": stream_sequence},
+            upsert=True,
+        )
 
 
 @dataclass(frozen=True)

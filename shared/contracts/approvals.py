@@ -4,7 +4,7 @@ Both are registry events: one approval record per (programme, period, unit), its
 `"{programme}|{period}|{unit_id}"`; one lock per (programme, period, unit, origin), its
 id the same key for a lock set by hand and the key followed by `|approval` for the lock
 an approval sets. Each event carries the entity's full new state and a `revision` that
-grows by one per change, like every registry event.
+grows with every change, like every registry event.
 
 A lock on a period covers every day of it, for the unit and every unit under it (and,
 across the 2025 reorganisation, its successors or predecessors for the days on their

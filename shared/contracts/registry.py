@@ -1,8 +1,10 @@
 """Events of the registry (`bdg.registry.v1.*`).
 
 Every registry event carries the entity's full new state and its `revision`, which
-grows by one with every change of that entity; consumers keep the highest revision
-they have seen per entity, so duplicates and out-of-order deliveries change nothing.
+grows with every change of that entity (by one; by a large step after the registry's
+database was restored from an older backup: services/registry/publishing.py);
+consumers keep the highest revision they have seen per entity, so duplicates and
+out-of-order deliveries change nothing.
 """
 
 from __future__ import annotations
