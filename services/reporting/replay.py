@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -30,12 +31,15 @@ from shared.contracts import ACTIVITIES, REGISTRY, CloudEvent, EnvelopeError, pa
 from shared.contracts.streams import StreamSpec
 from shared.logging import get_logger
 from shared.tasks import cancel_and_wait
+from shared.unavailable import is_unavailable
 
 log = get_logger(__name__)
 
 ApplyBatch = Callable[[Sequence[CloudEvent]], Awaitable[None]]
 Progress = Callable[[int], Awaitable[None]]
 _ATTEMPTS = 3
+# New starts of one rebuild after NATS or the database failed it, before it is failed.
+_MAX_RESTARTS = 100
 
 
 async def last_sequence(js: JetStreamContext, stream: StreamSpec) -> int:
@@ -142,6 +146,11 @@ class Replayer:
         )
 
 
+def _passing(exc: BaseException) -> bool:
+    """A failure of NATS or of the database rather than of the data: worth a new start."""
+    return isinstance(exc, (NatsError, OSError, TimeoutError)) or is_unavailable(exc)
+
+
 class Rebuilder:
     """Runs one rebuild at a time in the background; its progress is in `reporting_meta`."""
 
@@ -239,9 +248,27 @@ class Rebuilder:
             await previous.models.drop()
             state.update(status="completed", finished_at=datetime.now(UTC))
         except Exception as exc:
-            log.exception("rebuild failed", generation=projection.generation)
             self._generations.abandon()
             await projection.models.drop()
+            restarts = int(state.get("restarts", 0))
+            if _passing(exc) and restarts < _MAX_RESTARTS:
+                # NATS or the database away for a moment: asked again, so the
+                # generation watch starts it from the beginning once they answer.
+                log.warning(
+                    "rebuild interrupted: starting it again",
+                    generation=projection.generation,
+                    error=repr(exc),
+                )
+                await self._meta.save_rebuild(
+                    {
+                        "status": "requested",
+                        "generation": projection.generation,
+                        "requested_at": state["started_at"],
+                        "restarts": restarts + 1,
+                    }
+                )
+                return
+            log.exception("rebuild failed", generation=projection.generation)
             state.update(status="failed", finished_at=datetime.now(UTC), error=str(exc))
         await self._meta.save_rebuild(state)
 

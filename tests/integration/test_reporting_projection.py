@@ -7,9 +7,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from nats.js.errors import ServiceUnavailableError
+
 from services.reporting.catalogue import INDICATORS
 from services.reporting.indicators import IndicatorEngine, IndicatorQuery
 from services.reporting.projection import Projection
+from services.reporting.replay import Replayer
 from services.reporting.repository import MetaRepository, ReadModels
 from shared.contracts import CloudEvent
 from shared.mongo import MongoHandle
@@ -145,3 +149,33 @@ async def test_a_rebuild_left_running_by_a_stopped_replica_starts_again_and_fini
         assert await all_figures(client) == before
         models = service_of(again).generations.active.models
         assert await models.facts.find_one({"_id": "partial-only"}) is None
+
+
+async def test_a_rebuild_failed_by_nats_for_a_moment_starts_again_and_finishes(
+    mongo: MongoBackend, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = reporting_app(mongo, nats_server.url)
+    async with running(app) as client:
+        await publish(nats_server.url, registry_events())
+        await publish(nats_server.url, activity_events())
+        await wait_caught_up(client)
+        before = await all_figures(client)
+        replay = Replayer.replay
+        failures = []
+
+        async def once_unavailable(self: Replayer, *args: Any, **kwargs: Any) -> int:
+            if not failures:
+                failures.append(1)
+                raise ServiceUnavailableError
+            return await replay(self, *args, **kwargs)
+
+        monkeypatch.setattr(Replayer, "replay", once_unavailable)
+        assert (await client.post("/v1/admin/rebuild")).status_code == 202
+
+        async def finished() -> dict[str, Any] | None:
+            rebuild = (await client.get("/v1/status")).json().get("rebuild") or {}
+            return rebuild if rebuild.get("status") in ("completed", "failed") else None
+
+        rebuild, _ = await eventually(finished, timeout=30)
+        assert (rebuild["status"], rebuild["restarts"], failures) == ("completed", 1, [1])
+        assert await all_figures(client) == before
