@@ -120,15 +120,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     from shared.edge import problems
 
     async def on_problem(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
+        if not isinstance(exc, Problem):  # registered for Problem only
+            raise exc
         return problem_response(exc, headers=exc.headers)
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise exc
         return problem_response(problems.validation(validation_errors(exc)))
 
     async def on_http(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):
+            raise exc
         headers = dict(exc.headers) if exc.headers else None
         problem = problems.http_error(exc.status_code, str(exc.detail))
         return problem_response(problem, headers=headers)

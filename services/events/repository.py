@@ -103,7 +103,8 @@ def _inserted(change: Change) -> Document:
 
 
 def _guarded_update(change: Change) -> tuple[Document, Document]:
-    assert change.previous is not None
+    if change.previous is None:
+        raise ValueError(f"activity {change.document['_id']!r}: an update needs its stored version")
     document = change.document
     update: Document = {"$set": {name: document.get(name) for name in STATE_FIELDS}}
     if change.history:

@@ -242,7 +242,8 @@ class ClientService:
         if not await self._repository.revoke_client(client_id, datetime.now(UTC)):
             raise problems.missing("client", client_id)
         revoked = await self._repository.client(client_id)
-        assert revoked is not None  # just revoked, never deleted
+        if revoked is None:  # removed from the database in between
+            raise problems.missing("client", client_id)
         log.info("client revoked", client_id=client_id)
         return client_view(revoked)
 

@@ -148,7 +148,10 @@ def _edition_chunks(
             province = unit.code
             parent_id = NATION_ID
         else:
-            assert unit.parent_code is not None
+            if unit.parent_code is None:
+                raise ValueError(
+                    f"{edition}:{unit.code} ({unit.level}) has no parent in the package"
+                )
             province = province_of.get(unit.parent_code, unit.parent_code)
             parent_id = unit_id(edition, unit.parent_code)
         province_of[unit.code] = province

@@ -536,8 +536,7 @@ def template_xlsx(title: str, columns: Sequence[Column], notes: Sequence[str] = 
     """A template: the header row on sheet `title` (an untouched template imports
     nothing), drop-down lists for fixed values, and the guide sheet."""
     book = Workbook()
-    sheet = book.active
-    assert sheet is not None  # a new workbook always has its first sheet
+    sheet = book.active or book.create_sheet()
     sheet.title = title[:31]
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
