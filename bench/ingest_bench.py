@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,23 @@ def summary_total(summary: dict[str, int]) -> int:
     return sum(summary.values())
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds a process has used (Linux's /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float | None]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def used_between(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
 async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -251,6 +269,12 @@ class Result:
     published_after: float
     counted_after: float
     again_seconds: float
+    # CPU seconds each process used from the first batch until reporting counted all.
+    cpu: dict[str, float | None]
+
+    def cpu_per_thousand(self, name: str) -> str:
+        used = self.cpu.get(name)
+        return "-" if used is None else f"{used * 1000 / self.total * 1000:,.0f}"
 
     def window_rate(self, first: bool, size: int) -> float:
         """Activities/s of the first (or last) 10,000 activities."""
@@ -282,6 +306,7 @@ async def measure(
     key: SigningKey,
     batches: int,
     size: int,
+    pids: dict[str, int],
 ) -> Result:
     submitter = issue_token(key, "bench-langson", ["submitter"], ["vn63:20", "vn34:20"], 7200)
     admin = {"Authorization": f"Bearer {issue_token(key, 'bench-admin', ['admin'], ['vn'], 7200)}"}
@@ -311,6 +336,7 @@ async def measure(
             for b in range(batches)
         ]
         total = batches * size
+        cpu_before = cpu_of(pids)
         seconds, latencies = await post_batches(client, bodies, "created")
         answered = time.perf_counter()
 
@@ -325,10 +351,12 @@ async def measure(
 
         await until(all_counted)
         counted_after = time.perf_counter() - answered
+        cpu_after = cpu_of(pids)
+        cpu = {name: used_between(cpu_before[name], cpu_after[name]) for name in pids}
         if await counted(figures, admin) != total:
             raise SystemExit("reporting counts more activities than were written")
         again, _ = await post_batches(client, bodies, "unchanged")
-    return Result(engine, total, seconds, latencies, published_after, counted_after, again)
+    return Result(engine, total, seconds, latencies, published_after, counted_after, again, cpu)
 
 
 def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result:
@@ -387,6 +415,12 @@ def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result
                     key,
                     batches,
                     size,
+                    {
+                        "events": processes[1].pid,
+                        "reporting": processes[2].pid,
+                        "NATS": processes[0].pid,
+                        "this client": os.getpid(),
+                    },
                 )
             )
         finally:
@@ -399,9 +433,13 @@ def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result
             shutil.rmtree(work, ignore_errors=True)
 
 
+def cpu_column(result: Result, name: str) -> str:
+    return result.cpu_per_thousand(name)
+
+
 def report(results: list[Result], size: int) -> None:
     print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    rows = [
+    rows: list[tuple[str, Callable[[Result], str]]] = [
         ("activities", lambda r: f"{r.total:,}"),
         ("sustained, activities/s", lambda r: f"{r.total / r.seconds:,.0f}"),
         ("first 10,000, activities/s", lambda r: f"{r.window_rate(True, size):,.0f}"),
@@ -412,6 +450,10 @@ def report(results: list[Result], size: int) -> None:
         ("all on ACTIVITIES after the last batch, s", lambda r: f"{r.published_after:.1f}"),
         ("all counted by reporting after the last batch, s", lambda r: f"{r.counted_after:.1f}"),
         ("same batches again, activities/s", lambda r: f"{r.total / r.again_seconds:,.0f}"),
+    ]
+    rows += [
+        (f"CPU ms per 1,000 activities, {name}", partial(cpu_column, name=name))
+        for name in ("events", "reporting", "NATS", "this client")
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'':{width}}  " + "  ".join(f"{r.engine:>14}" for r in results))

@@ -10,6 +10,15 @@ and index like the originals: strings and tagged dates as text, numbers as numbe
 
 Dates keep millisecond precision and come back timezone-aware (UTC), as from
 PyMongo with `tz_aware=True`; integers outside 64 bits are refused, as by BSON.
+
+Encoding and decoding go through orjson; Python walks a document only where JSON
+cannot say it alone: orjson hands over dates, ObjectIds and bytes to be tagged, and
+an encoded text holding more tag characters than were put in (a string of the
+document's own starting with, or holding, U+E000), an integer beyond 2^53 or a value
+orjson refuses is encoded again by the exact walk below. Decoding changes the parsed
+values in place, and walks into nested values only when the text holds more tag
+characters than its top-level fields. NaN and infinities, which
+JSON cannot hold, are stored as null.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from bson import ObjectId
 from bson.errors import InvalidDocument
 
@@ -28,13 +38,14 @@ _OBJECT_ID = "O"
 _BINARY = "B"
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+_TAG_BYTES = TAG.encode()
+_FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_STRICT_INTEGER
 
 
 def _date_text(value: datetime) -> str:
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    millis = value.microsecond // 1000
-    return f"{TAG}{_DATE}{value:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return f"{TAG}{_DATE}{value.isoformat(timespec='milliseconds')}Z"
 
 
 def encode_value(value: Any) -> Any:
@@ -90,14 +101,70 @@ def decode_value(value: Any) -> Any:
     return value
 
 
+def _decode_in_place(container: dict[str, Any] | list[Any]) -> None:
+    """Turn the tagged strings of freshly parsed JSON back into their values."""
+    items = container.items() if isinstance(container, dict) else enumerate(container)
+    for key, item in items:
+        if isinstance(item, str):
+            if item[:1] == TAG:
+                container[key] = _decode_string(item)  # type: ignore[index]
+        elif isinstance(item, (dict, list)):
+            _decode_in_place(item)
+
+
+class _Tagger:
+    """orjson's `default`: the tagged text of what JSON has no type for, counted."""
+
+    __slots__ = ("tags",)
+
+    def __init__(self) -> None:
+        self.tags = 0
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, datetime):
+            text = _date_text(value)
+        elif isinstance(value, ObjectId):
+            text = f"{TAG}{_OBJECT_ID}{value}"
+        elif isinstance(value, (bytes, bytearray)):
+            text = f"{TAG}{_BINARY}{base64.b64encode(bytes(value)).decode('ascii')}"
+        else:
+            raise TypeError
+        self.tags += 1
+        return text
+
+
 def dumps(document: dict[str, Any]) -> str:
+    tagger = _Tagger()
+    try:
+        encoded = orjson.dumps(document, default=tagger, option=_FAST_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        encoded = b""  # something only the exact walk can judge (and maybe refuse)
+    if encoded and encoded.count(_TAG_BYTES) == tagger.tags:
+        return encoded.decode()
     return json.dumps(encode_value(document), ensure_ascii=False, separators=(",", ":"))
 
 
 def loads(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(text)
-    if TAG in text:  # no tag character: nothing to decode
-        return dict(decode_value(document))
+    try:
+        document: dict[str, Any] = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        document = json.loads(text)  # NaN or infinity written by an earlier version
+    tags = text.count(TAG)
+    if not tags:  # no tag character: nothing to decode
+        return document
+    # Tagged values are mostly top-level fields (dates of a record): decode those, and
+    # walk the nested values only when the text holds tags not found there.
+    nested: list[Any] = []
+    for key, value in document.items():
+        if isinstance(value, str):
+            if value[:1] == TAG:
+                document[key] = _decode_string(value)
+                tags -= value.count(TAG)
+        elif isinstance(value, (dict, list)):
+            nested.append(value)
+    if tags:
+        for value in nested:
+            _decode_in_place(value)
     return document
 
 

@@ -28,8 +28,9 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,14 +60,24 @@ class IndexSpec:
     unique: bool = False
     multikey: bool = False
 
-    @property
+    @cached_property
     def paths(self) -> tuple[str, ...]:
         return tuple(path for path, _ in self.keys)
+
+    @cached_property
+    def roots(self) -> frozenset[str]:
+        """The top-level fields its keys are in."""
+        return frozenset(path.split(".", 1)[0] for path in self.paths)
+
+    @cached_property
+    def parts(self) -> tuple[tuple[str, ...] | None, ...]:
+        """Each key path split at its dots (`None` for `_id`, the document's key)."""
+        return tuple(None if path == "_id" else tuple(path.split(".")) for path in self.paths)
 
     def table(self, collection: str) -> str:
         return quoted(f"x_{collection}__{self.name}")
 
-    @property
+    @cached_property
     def columns(self) -> list[str]:
         return [f"k{position}" for position in range(len(self.keys))]
 
@@ -84,7 +95,7 @@ class StoreError(OperationFailure):
 # --- index entries of a document ---------------------------------------------------------
 
 
-def _values_at(value: Any, parts: list[str]) -> list[Any]:
+def _values_at(value: Any, parts: Sequence[str]) -> list[Any]:
     """The values a path reaches, through arrays as MongoDB does (`a.b` over `[{b: 1}]`)."""
     if not parts:
         return list(value) if isinstance(value, list) and value else [value]
@@ -97,23 +108,55 @@ def _values_at(value: Any, parts: list[str]) -> list[Any]:
 
 def index_key(value: Any) -> Any:
     """An entry's key column value: scalars as SQLite compares them, others as JSON."""
-    if value is None or isinstance(value, (str, int, float)):
-        return codec.sql_scalar(value)
+    kind = type(value)
+    if kind is str:
+        return codec.TAG + value if value.startswith(codec.TAG) else value
+    if kind is int or kind is float or value is None:
+        return codec.sql_scalar(value) if kind is int else value
     if isinstance(value, (dict, list)):
         return codec.TAG + "J" + json.dumps(codec.encode_value(value), sort_keys=True)
     return codec.sql_scalar(value)
 
 
-def entries(spec: IndexSpec, document: Document) -> set[tuple[Any, ...]]:
-    """The rows `(k0, …, id)` that index `spec` holds for `document`."""
-    key = codec.key_of(document["_id"])
+def _scalar_at(document: Document, parts: tuple[str, ...]) -> Any:
+    """The value at a path that reaches no array on its way, else `_ARRAY`."""
+    value: Any = document
+    for part in parts:
+        if not isinstance(value, dict):
+            return _ARRAY if isinstance(value, list) else None
+        value = value.get(part)
+    return _ARRAY if isinstance(value, list) else value
+
+
+_ARRAY = object()
+
+
+def entries(spec: IndexSpec, document: Document, key: Any = None) -> set[tuple[Any, ...]]:
+    """The rows `(k0, …, id)` that index `spec` holds for `document` (`key`: the
+    document's key column value, when the caller has it already)."""
+    if key is None:
+        key = codec.key_of(document["_id"])
+    row: list[Any] = []
+    for parts in spec.parts:
+        if parts is None:
+            row.append(key)
+            continue
+        value = _scalar_at(document, parts)
+        if value is _ARRAY:
+            return _entries_through_arrays(spec, document, key)
+        row.append(index_key(value))
+    row.append(key)
+    return {tuple(row)}
+
+
+def _entries_through_arrays(spec: IndexSpec, document: Document, key: Any) -> set[tuple[Any, ...]]:
     per_path = []
     arrays = 0
-    for path in spec.paths:
-        if path == "_id":
+    for parts in spec.parts:
+        if parts is None:
             per_path.append([key])
             continue
-        values = _values_at(document, path.split("."))
+        values = _values_at(document, parts)
         if len(values) > 1 or (values and isinstance(values[0], list)):
             arrays += 1
         per_path.append([index_key(value) for value in values])
@@ -131,6 +174,7 @@ class SqliteFile:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
         self._schema_version = -1
         self._collections: dict[str, CollectionInfo] = {}
         try:
@@ -142,21 +186,25 @@ class SqliteFile:
         except sqlite3.Error as exc:
             raise _mapped(exc) from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        with self._lock:
+            self._connections.append(connection)
+        return connection
+
     def _open(self) -> sqlite3.Connection:
+        """This thread's connection."""
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
+            connection = self._local.connection = self._connect()
         return connection
 
     def close(self) -> None:
@@ -176,7 +224,15 @@ class SqliteFile:
             raise _mapped(exc) from exc
 
     def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `operation` in one immediate transaction: all of it or nothing."""
+        """Run `operation` in one immediate transaction: all of it or nothing.
+
+        Writers of this process take turns on a lock first, so that one waiting for
+        another is woken as soon as it commits; SQLite's busy handler, which polls
+        with growing sleeps, is left to arbitrate between processes."""
+        with self._writer:
+            return self._write(operation)
+
+    def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         connection = self._open()
         try:
             connection.execute("BEGIN IMMEDIATE")

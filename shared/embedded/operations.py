@@ -22,7 +22,7 @@ from shared.embedded import codec
 from shared.embedded.engine import IndexSpec, SqliteFile, entries, table_of
 from shared.embedded.query import Plan, plan, project
 from shared.embedded.semantics import matches, run_pipeline, sort_key
-from shared.embedded.updates import apply_update, replacement, upserted
+from shared.embedded.updates import apply_update, replacement, upserted, working_copy
 
 Document = dict[str, Any]
 Sort = Sequence[tuple[str, int]]
@@ -162,8 +162,9 @@ def _lookup(document: Document, path: str) -> Any:
 def _add_entries(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, document: Document
 ) -> None:
+    key = codec.key_of(document["_id"])
     for spec in store.info(collection).indexes:
-        store.add_entries(connection, collection, spec, [entries(spec, document)])
+        store.add_entries(connection, collection, spec, [entries(spec, document, key)])
 
 
 def insert(
@@ -198,20 +199,26 @@ def _store(
     old: Document,
     new: Document,
 ) -> None:
-    """Replace a stored document and move its index entries to the new values."""
+    """Replace a stored document and move its index entries to the new values.
+
+    Only a unique index can refuse the change (a duplicate key, which a bulk write
+    reports and goes on after): the change runs inside a savepoint when one of those
+    moves. Any other failure undoes the whole write (`SqliteFile.write`)."""
+    changed = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+    moves = []
+    for spec in store.info(collection).indexes:
+        if spec.roots.isdisjoint(changed):
+            continue  # none of its fields changed: its entries stay as they are
+        before, after = entries(spec, old, key), entries(spec, new, key)
+        if before != after:
+            moves.append((spec, before, after))
+    text = codec.dumps(new)
+    if not any(spec.unique for spec, _, _ in moves):
+        _move(store, connection, collection, key, text, moves)
+        return
     connection.execute("SAVEPOINT store_one")
     try:
-        connection.execute(
-            f"UPDATE {table_of(collection)} SET doc = ? WHERE id = ?", (codec.dumps(new), key)
-        )
-        changed = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
-        for spec in store.info(collection).indexes:
-            if not any(path.split(".", 1)[0] in changed for path in spec.paths):
-                continue  # none of its fields changed: its entries stay as they are
-            before, after = entries(spec, old), entries(spec, new)
-            if before != after:
-                store.remove_entries(connection, collection, spec, before - after)
-                store.add_entries(connection, collection, spec, [after - before], complete=[after])
+        _move(store, connection, collection, key, text, moves)
     except sqlite3.IntegrityError as exc:
         connection.execute("ROLLBACK TO store_one")
         connection.execute("RELEASE store_one")
@@ -221,6 +228,20 @@ def _store(
         connection.execute("RELEASE store_one")
         raise
     connection.execute("RELEASE store_one")
+
+
+def _move(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    key: Any,
+    text: str,
+    moves: list[tuple[IndexSpec, set[tuple[Any, ...]], set[tuple[Any, ...]]]],
+) -> None:
+    connection.execute(f"UPDATE {table_of(collection)} SET doc = ? WHERE id = ?", (text, key))
+    for spec, before, after in moves:
+        store.remove_entries(connection, collection, spec, before - after)
+        store.add_entries(connection, collection, spec, [after - before], complete=[after])
 
 
 @dataclass
@@ -253,13 +274,14 @@ def update(
     store.ensure_table(connection, collection)
     outcome = Outcome()
     targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
-    for key, document, text in targets:
+    for key, document, _text in targets:
         if replace:
             new = replacement(document, change)
         else:
-            # The stored text decoded once more is the copy to change: cheaper than a
-            # deep copy, and the unchanged `document` is what its index entries were.
-            new = apply_update(codec.loads(text), change, inserting=False, in_place=True)
+            # The unchanged `document` is what its index entries were.
+            new = apply_update(
+                working_copy(document, change), change, inserting=False, in_place=True
+            )
         outcome.matched += 1
         if new != document:
             _store(store, connection, collection, key, document, new)
@@ -283,7 +305,7 @@ def delete(
     table = table_of(collection)
     connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(row.key,) for row in targets])
     for spec in store.info(collection).indexes:
-        rows = [entry for row in targets for entry in entries(spec, row.document)]
+        rows = [entry for row in targets for entry in entries(spec, row.document, row.key)]
         store.remove_entries(connection, collection, spec, rows)
     return len(targets)
 
@@ -304,13 +326,17 @@ def insert_many(
             document["_id"] = ObjectId()
     connection.execute("SAVEPOINT insert_many")
     try:
+        keys = [codec.key_of(d["_id"]) for d in documents]
         connection.executemany(
             f"INSERT INTO {table_of(collection)} (id, doc) VALUES (?, ?)",
-            [(codec.key_of(d["_id"]), codec.dumps(d)) for d in documents],
+            [(key, codec.dumps(d)) for key, d in zip(keys, documents, strict=True)],
         )
         for spec in info.indexes:
             store.add_entries(
-                connection, collection, spec, [entries(spec, document) for document in documents]
+                connection,
+                collection,
+                spec,
+                [entries(spec, d, key) for key, d in zip(keys, documents, strict=True)],
             )
     except sqlite3.IntegrityError:
         # Someone is there already: insert one by one to tell which.

@@ -265,3 +265,32 @@ def upserted(query: Mapping[str, Any], update: Mapping[str, Any]) -> Document:
     if "_id" not in document:
         document = {"_id": ObjectId(), **document}
     return document
+
+
+def _copy_level(operator: str, path: str) -> int:
+    """How much of a top-level field an operator on `path` changes in place: 0 nothing
+    (the field's value is replaced or removed), 1 the list itself, 2 anything inside."""
+    if "." in path:
+        return 2
+    return 1 if operator in ("$push", "$addToSet") else 0
+
+
+def working_copy(document: Document, update: Mapping[str, Any]) -> Document:
+    """A copy of `document` that `apply_update(..., in_place=True)` may change while
+    `document` stays as it was: top-level fields the update does not touch are
+    shared, and only those it changes inside are copied (a list it appends to, a
+    sub-document reached by a dotted path)."""
+    levels: dict[str, int] = {}
+    for operator, fields in update.items():
+        if isinstance(fields, Mapping):
+            for path in fields:
+                root = str(path).split(".", 1)[0]
+                levels[root] = max(levels.get(root, 0), _copy_level(operator, str(path)))
+    copied = dict(document)
+    for root, level in levels.items():
+        value = copied.get(root)
+        if level == 2 and isinstance(value, (dict, list)):
+            copied[root] = copy.deepcopy(value)
+        elif level == 1 and isinstance(value, list):
+            copied[root] = list(value)
+    return copied

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from tests.across_support import langson
 from tests.across_support.figures import Figure, check_figures
@@ -31,6 +32,7 @@ from tests.across_support.stack import (
     wait_published,
 )
 from tests.support.apps import eventually
+from tests.support.explain import explain_recorded, record_commands
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 from tests.support.plans import record_plans
@@ -531,6 +533,38 @@ async def test_scenario_through_the_apis_gives_exact_figures_and_a_rebuild_the_s
         # collection on purpose, to load an in-memory copy).
         assert plans.unindexed() == []
         assert len(plans.served) > 40, sorted(plans.served)
+
+
+@pytest.fixture
+def mongo_server(mongo: MongoBackend) -> MongoBackend:
+    """The tests' MongoDB when it is a server (asked for before NATS is started)."""
+    if mongo.embedded:
+        pytest.skip(
+            "needs a MongoDB server: set BDG_TEST_MONGODB_URL=mongodb://... or run a "
+            "Docker engine (tests/support/mongo.py starts a MongoDB container)"
+        )
+    return mongo
+
+
+async def test_scenario_on_a_mongodb_server_runs_every_query_on_an_index(
+    mongo_server: MongoBackend, nats_server: NatsServer
+) -> None:
+    # The same scenario, with the commands the services send recorded; then each query
+    # shape (whole-collection reads aside) is explained by the server (executionStats):
+    # no collection scan, an index stage, and not many more documents examined than
+    # found (tests/support/explain.py).
+    with record_commands() as recorded:
+        await _scenario(mongo_server, nats_server, time.monotonic())
+    assert recorded.errors == []
+    assert mongo_server.url is not None
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_server.url, tz_aware=True)
+    try:
+        verdicts = await explain_recorded(client, recorded)
+    finally:
+        await client.close()
+    unserved = [str(verdict) for verdict in verdicts if verdict.reason]
+    assert unserved == [], "not served by an index on MongoDB:\n" + "\n".join(unserved)
+    assert len(verdicts) > 40, [str(verdict) for verdict in verdicts]
 
 
 async def _scenario(mongo: MongoBackend, nats_server: NatsServer, started: float) -> None:
