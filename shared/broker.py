@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from faststream.nats import (
     NatsBroker,
     NatsUserPassword,
@@ -81,7 +81,7 @@ class JetStreamPublisher:
         if kind is None:
             raise Unpublishable(f"no subject known for event type {event['type']!r}")
         # Stored by `CloudEvent.to_document()`, so already the wire form.
-        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        body = orjson.dumps(event)
         await self._broker.publish(
             body,
             subject=kind.subject,

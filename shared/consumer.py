@@ -323,11 +323,10 @@ class StreamConsumer:
         positions = [(msg.metadata.sequence.stream, event.time) for msg, event in parsed]
         await self._state.record(self.durable, self.stream.name, positions)
         now = time.time()
+        freshness = FRESHNESS.labels(self.service, self.stream.name)
         for msg, event in parsed:
             await msg.ack()
-            FRESHNESS.labels(self.service, self.stream.name).observe(
-                max(now - event.time.timestamp(), 0.0)
-            )
+            freshness.observe(max(now - event.time.timestamp(), 0.0))
         EVENTS_APPLIED.labels(self.service, self.stream.name).inc(len(parsed))
 
     async def _dead_letter(self, msg: Msg, error: str) -> None:

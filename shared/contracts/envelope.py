@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from shared.contracts.catalogue import EventKind, kind_for_type
 from shared.logging import current_client_id
@@ -34,6 +34,14 @@ class CloudEvent(BaseModel):
     # The API client whose request caused the event; absent for system work.
     clientid: str | None = Field(default=None, max_length=200)
     data: dict[str, Any]
+    # `data` validated against its type's model, once (`typed_data`).
+    _typed: BaseModel | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is (what was validated from it aside)."""
+        if not isinstance(other, CloudEvent):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     @classmethod
     def new(
@@ -69,17 +77,19 @@ class CloudEvent(BaseModel):
 
     def typed_data(self) -> BaseModel:
         """The data validated against its type's model (raises `EnvelopeError`)."""
-        try:
-            return self.kind.data_model.model_validate(self.data)
-        except ValidationError as exc:
-            raise EnvelopeError(f"invalid data for {self.type}: {exc}") from exc
+        if self._typed is None:
+            try:
+                self._typed = self.kind.data_model.model_validate(self.data)
+            except ValidationError as exc:
+                raise EnvelopeError(f"invalid data for {self.type}: {exc}") from exc
+        return self._typed
 
     def to_document(self) -> dict[str, Any]:
         """The JSON form, as stored in an outbox and sent on the wire."""
         return self.model_dump(mode="json", exclude_none=True)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_document(), ensure_ascii=False, separators=(",", ":")).encode()
+        return orjson.dumps(self.to_document())
 
 
 def parse_envelope(raw: bytes) -> CloudEvent:

@@ -10,7 +10,7 @@ each call is atomic; results and errors have PyMongo's types and shapes (`Update
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -270,10 +270,13 @@ def update(
     many: bool,
     upsert: bool,
     replace: bool,
+    targets: list[Row] | None = None,
 ) -> Outcome:
+    """`targets`: the documents `query` selects, when the caller has read them."""
     store.ensure_table(connection, collection)
     outcome = Outcome()
-    targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
+    if targets is None:
+        targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
     for key, document, _text in targets:
         if replace:
             new = replacement(document, change)
@@ -433,7 +436,9 @@ def bulk_write(
     ordered: bool,
 ) -> tuple[Document, BulkWriteError | None]:
     """Apply `ops` in order; write errors are returned, to be raised after the commit."""
+    ops = list(ops)
     counts = _bulk_result()
+    read = _read_targets(store, connection, collection, ops)
     for index, op in enumerate(ops):
         try:
             if op.kind == "insert":
@@ -452,6 +457,7 @@ def bulk_write(
                     many=op.many,
                     upsert=op.upsert,
                     replace=op.kind == "replace",
+                    targets=None if read is None else read(op),
                 )
                 counts["nMatched"] += outcome.matched
                 counts["nModified"] += outcome.modified
@@ -463,6 +469,45 @@ def bulk_write(
             if ordered:
                 break
     return counts, BulkWriteError(counts) if counts["writeErrors"] else None
+
+
+_READ_CHUNK = 500
+
+
+def _read_targets(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, ops: list[BulkOp]
+) -> Callable[[BulkOp], list[Row]] | None:
+    """For a bulk of updates each aimed at its own `_id` (the outbox relay marking what
+    it published, the revisions of a batch), every targeted document read in one pass
+    instead of one query per update; `None` for any other bulk. No update can change
+    another's document, so reading them first selects what reading each in turn would.
+    """
+    keys: list[Any] = []
+    for op in ops:
+        target = op.query.get("_id")
+        if op.kind not in ("update", "replace") or op.many or op.upsert:
+            return None
+        if isinstance(target, bool) or not isinstance(target, (str, int, float)):
+            return None
+        keys.append(codec.key_of(target))
+    if not store.info(collection).exists or len(set(keys)) != len(keys):
+        return None
+    table = table_of(collection)
+    rows: dict[Any, Row] = {}
+    for start in range(0, len(keys), _READ_CHUNK):
+        chunk = keys[start : start + _READ_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        for key, text in connection.execute(
+            f"SELECT id, doc FROM {table} WHERE id IN ({marks})", chunk
+        ):
+            rows[key] = Row(key, codec.loads(text), text)
+    by_op = dict(zip(map(id, ops), keys, strict=True))
+
+    def targets(op: BulkOp) -> list[Row]:
+        row = rows.get(by_op[id(op)])
+        return [row] if row is not None and matches(op.query, row.document) else []
+
+    return targets
 
 
 def create_index(

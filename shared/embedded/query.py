@@ -272,6 +272,8 @@ def project(document: dict[str, Any], projection: Mapping[str, Any] | None) -> d
         return document
     flags = {path: bool(value) for path, value in projection.items()}
     keep_id = flags.pop("_id", True)
+    if not flags and keep_id:  # `{"_id": 1}`: the key alone
+        return {"_id": document["_id"]} if "_id" in document else {}
     if not flags or not any(flags.values()):
         result = {key: value for key, value in document.items() if keep_id or key != "_id"}
         for path in flags:

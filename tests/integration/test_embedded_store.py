@@ -155,6 +155,70 @@ def test_updates_match(tmp_path: Path) -> None:
     assert found == expected
 
 
+@pytest.mark.parametrize(
+    "requests",
+    [
+        # Each update aimed at its own `_id` (the documents are read in one pass): guards
+        # that hold, a guard that missed, a document that is not there, a replacement,
+        # a change that moves index entries (`on`, `pending`).
+        [
+            UpdateOne(
+                {"_id": "act-000", "_outbox": [{"id": "e0"}]},
+                {"$set": {"_outbox": []}, "$unset": {"pending": ""}},
+            ),
+            UpdateOne({"_id": "act-004", "_outbox": [{"id": "other"}]}, {"$set": {"_outbox": []}}),
+            UpdateOne({"_id": "act-999"}, {"$set": {"female": 1}}),
+            UpdateOne({"_id": "act-010", "revision": 2}, {"$set": {"on": "2024-01-01"}}),
+            ReplaceOne({"_id": "act-011"}, {"status": "voided", "on": "2022-12-31"}),
+        ],
+        # The same `_id` twice: each update sees what the one before it wrote.
+        [
+            UpdateOne({"_id": "act-001", "revision": 2}, {"$inc": {"revision": 1}}),
+            UpdateOne({"_id": "act-001", "revision": 3}, {"$set": {"title": "sau"}}),
+            UpdateOne({"_id": "act-001", "revision": 2}, {"$set": {"title": "trước"}}),
+        ],
+    ],
+)
+def test_bulk_updates_match(tmp_path: Path, requests: list[Any]) -> None:
+    touched = sorted({request._filter["_id"] for request in requests})
+
+    def check(collection: Any, is_async: bool) -> Any:
+        async def run() -> Any:
+            if is_async:
+                outcome = await collection.bulk_write(requests, ordered=False)
+                counts = (outcome.matched_count, outcome.modified_count)
+            else:  # mongomock's bulk builder predates PyMongo's write models: in turn
+                counts = (0, 0)
+                for request in requests:
+                    write = (
+                        collection.update_one
+                        if isinstance(request, UpdateOne)
+                        else collection.replace_one
+                    )
+                    one = write(request._filter, request._doc)
+                    counts = (counts[0] + one.matched_count, counts[1] + one.modified_count)
+            cursor = collection.find({"_id": {"$in": touched}})
+            found = await cursor.to_list(None) if is_async else list(cursor)
+            by_index = collection.find({"on": {"$gte": "2023-12-31"}}, {"_id": 1})
+            later = await by_index.to_list(None) if is_async else list(by_index)
+            pending = collection.find({"pending": True}, {"_id": 1})
+            still = await pending.to_list(None) if is_async else list(pending)
+            return (
+                counts,
+                sorted(found, key=str),
+                sorted(later, key=str),
+                sorted(still, key=str),
+            )
+
+        if is_async:
+            return run()
+        return asyncio.run(run())
+
+    expected, found = _both(tmp_path, check)
+    assert found == expected
+    assert expected[0][1] > 0, "a case that changes nothing proves little"
+
+
 def test_duplicates_are_reported_as_mongodb_reports_them(tmp_path: Path) -> None:
     async def run() -> None:
         client = EmbeddedClient(tmp_path)
