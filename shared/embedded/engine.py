@@ -1,10 +1,12 @@
 """One SQLite file holding a database's collections, their indexes and the catalogue.
 
-Each collection is a table `(id, doc)`: `id` the `_id` as the primary key (strings and
-numbers as themselves, so they sort as in MongoDB), `doc` the document as JSON
-(codec.py). Each MongoDB index is a table of *entries* — one row per value of its
-keys in a document, a document with an array in an indexed path having one row per
-element, as MongoDB's multikey indexes do — with an SQLite index on the keys and the
+Each collection is a table `(id, doc)` with a unique index on `id`: `id` the `_id`
+(strings and numbers as themselves, so they sort as in MongoDB), `doc` the document as
+JSON (codec.py). (Files of the first layout, whose collection tables were WITHOUT ROWID
+tables keyed by `id`, are moved to this one when opened.) Each MongoDB index is a
+table of *entries* — one row per value of its keys in a document, a document with an
+array in an indexed path having one row per element, as MongoDB's multikey indexes
+do — with an SQLite index on the keys and the
 document's `id`, so an entry lookup, a range and an ordered walk are B-tree
 operations of SQLite. A unique index adds SQLite's `UNIQUE` on the keys. The
 `_bdg_indexes` catalogue records every index (and whether it has met an array) so
@@ -165,6 +167,28 @@ def _entries_through_arrays(spec: IndexSpec, document: Document, key: Any) -> se
     return {(*combination, key) for combination in itertools.product(*per_path)}
 
 
+def _create_collection_table(connection: sqlite3.Connection, table: str, collection: str) -> None:
+    """A collection's documents: a rowid table with a unique index on the key. (Not a
+    WITHOUT ROWID table keyed by `id`: SQLite keeps those efficient only for rows well
+    under a twentieth of a page, and documents run to kilobytes — such a table took
+    twice the file and five times the insert time.)"""
+    connection.execute(f"CREATE TABLE IF NOT EXISTS {table} (id NOT NULL, doc TEXT NOT NULL)")
+    connection.execute(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {quoted(f'k_{collection}')} ON {table} (id)"
+    )
+
+
+def _keyed_tables(connection: sqlite3.Connection) -> list[str]:
+    """Collection tables of the first layout, still to be moved to the current one."""
+    return [
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'c\\_%' "
+            "ESCAPE '\\' AND sql LIKE '%WITHOUT ROWID%'"
+        )
+    ]
+
+
 class SqliteFile:
     """This process's connections to one store file, and its cached catalogue."""
 
@@ -185,6 +209,8 @@ class SqliteFile:
             )
         except sqlite3.Error as exc:
             raise _mapped(exc) from exc
+        if self.read(_keyed_tables):
+            self.write(self._upgrade_keyed_tables)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -287,12 +313,23 @@ class SqliteFile:
     def ensure_table(self, connection: sqlite3.Connection, collection: str) -> CollectionInfo:
         """Inside a write: create the collection's table if it is not there yet."""
         if not self.info(collection).exists:
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {table_of(collection)} "
-                "(id PRIMARY KEY NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID"
-            )
+            _create_collection_table(connection, table_of(collection), collection)
             self._refresh(connection)
         return self.info(collection)
+
+    def _upgrade_keyed_tables(self, connection: sqlite3.Connection) -> None:
+        """Move the documents of collection tables written by the first layout (a
+        WITHOUT ROWID table keyed by `id`) into the current one, in one transaction."""
+        for table in _keyed_tables(connection):
+            collection = table[len(_TABLE_PREFIX) :]
+            former = quoted(f"former_{table}")
+            connection.execute(f"ALTER TABLE {quoted(table)} RENAME TO {former}")
+            _create_collection_table(connection, quoted(table), collection)
+            connection.execute(
+                f"INSERT INTO {quoted(table)} (id, doc) SELECT id, doc FROM {former} ORDER BY id"
+            )
+            connection.execute(f"DROP TABLE {former}")
+        self._refresh(connection)
 
     def create_index(
         self, connection: sqlite3.Connection, collection: str, spec: IndexSpec

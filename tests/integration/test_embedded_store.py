@@ -8,6 +8,7 @@ what comes back; planner cases check which index serves a filter and sort.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,3 +274,51 @@ def test_the_planner_picks_the_index_that_fixes_most_keys() -> None:
     assert (multikey.index, multikey.exact, multikey.may_repeat) == ("lineage_on", False, True)
     scan = plan("c", info, {"title": "x"}, [])
     assert scan.index is None
+
+
+def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path) -> None:
+    # The first layout kept each collection in a WITHOUT ROWID table keyed by `id`.
+    async def write() -> None:
+        client = EmbeddedClient(tmp_path)
+        collection = client["db"]["c"]
+        for keys in INDEXES:
+            await collection.create_index(keys)
+        await collection.insert_many([dict(document) for document in SEED])
+        await client.close()
+
+    asyncio.run(write())
+    with sqlite3.connect(tmp_path / "db.sqlite3") as connection:
+        connection.executescript(
+            'ALTER TABLE "c_c" RENAME TO "current";'
+            'CREATE TABLE "c_c" (id PRIMARY KEY NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;'
+            'INSERT INTO "c_c" SELECT id, doc FROM "current";'
+            'DROP TABLE "current";'
+        )
+
+    async def reopen() -> tuple[list[Any], list[Any], int]:
+        client = EmbeddedClient(tmp_path)
+        collection = client["db"]["c"]
+        try:
+            by_key = await collection.find({"_id": {"$in": ["act-003", "act-044"]}}).to_list(None)
+            by_index = await collection.find(
+                {"unit_id": "vn63:06436"}, {"_id": 1}, sort=[("on", 1), ("_id", 1)]
+            ).to_list(None)
+            with pytest.raises(DuplicateKeyError):
+                await collection.insert_one({"_id": "act-003"})
+            await collection.insert_one({"_id": "act-100", "unit_id": "vn63:06436", "on": "2024"})
+            return by_key, by_index, await collection.count_documents({"unit_id": "vn63:06436"})
+        finally:
+            await client.close()
+
+    by_key, by_index, count = asyncio.run(reopen())
+    assert by_key == [SEED[3], SEED[44]]
+    expected = sorted(
+        (d for d in SEED if d["unit_id"] == "vn63:06436"), key=lambda d: (d["on"], d["_id"])
+    )
+    assert by_index == [{"_id": d["_id"]} for d in expected]
+    assert count == len(expected) + 1
+    with sqlite3.connect(tmp_path / "db.sqlite3") as connection:
+        (layout,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'c_c'"
+        ).fetchone()
+    assert "WITHOUT ROWID" not in layout
