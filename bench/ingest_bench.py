@@ -276,6 +276,15 @@ class Result:
         used = self.cpu.get(name)
         return "-" if used is None else f"{used * 1000 / self.total * 1000:,.0f}"
 
+    def windows(self, size: int) -> str:
+        """Activities/s of each 10,000 activities in turn."""
+        per = max(10_000 // size, 1)
+        rates = [
+            len(chunk) * size / sum(chunk)
+            for chunk in (self.latencies[i : i + per] for i in range(0, len(self.latencies), per))
+        ]
+        return " ".join(f"{rate:,.0f}" for rate in rates)
+
     def window_rate(self, first: bool, size: int) -> float:
         """Activities/s of the first (or last) 10,000 activities."""
         per = max(10_000 // size, 1)
@@ -451,6 +460,7 @@ def report(results: list[Result], size: int) -> None:
         ("all counted by reporting after the last batch, s", lambda r: f"{r.counted_after:.1f}"),
         ("same batches again, activities/s", lambda r: f"{r.total / r.again_seconds:,.0f}"),
     ]
+    rows.append(("each 10,000 in turn, activities/s", lambda r: r.windows(size)))
     rows += [
         (f"CPU ms per 1,000 activities, {name}", partial(cpu_column, name=name))
         for name in ("events", "reporting", "NATS", "this client")
