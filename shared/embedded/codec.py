@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +53,10 @@ def encode_value(value: Any) -> Any:
     """The JSON-ready form of one value (recursively for documents and arrays)."""
     if isinstance(value, str):
         return TAG + value if value.startswith(TAG) else value
-    if isinstance(value, bool) or value is None or isinstance(value, float):
+    if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # as orjson writes them
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise OverflowError("MongoDB can only handle up to 8-byte ints")

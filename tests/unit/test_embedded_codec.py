@@ -78,6 +78,15 @@ def test_dates_at_the_top_and_nested_all_come_back_as_dates() -> None:
         assert codec.loads(codec.dumps(document)) == document
 
 
+def test_nan_and_infinities_are_stored_as_null_on_either_path() -> None:
+    for document in ({"x": float("nan"), "y": 1.5}, {"x": float("-inf"), "s": TAG}):
+        stored = codec.loads(codec.dumps(document))
+        assert stored["x"] is None
+        assert {k: v for k, v in stored.items() if k != "x"} == {
+            k: v for k, v in document.items() if k != "x"
+        }
+
+
 def test_large_integers_are_kept_up_to_64_bits_and_refused_beyond() -> None:
     assert codec.loads(codec.dumps({"n": 2**62 + 1}))["n"] == 2**62 + 1
     with pytest.raises(OverflowError):
