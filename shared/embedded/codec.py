@@ -94,17 +94,7 @@ def _decode_string(text: str) -> Any:
     raise ValueError(f"unknown stored value tag {tag!r}")
 
 
-def decode_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return _decode_string(value)
-    if isinstance(value, dict):
-        return {key: decode_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [decode_value(item) for item in value]
-    return value
-
-
-def _decode_in_place(container: dict[str, Any] | list[Any]) -> None:
+def decode_in_place(container: dict[str, Any] | list[Any]) -> None:
     """Turn the tagged strings of freshly parsed JSON back into their values."""
     items = container.items() if isinstance(container, dict) else enumerate(container)
     for key, item in items:
@@ -112,7 +102,7 @@ def _decode_in_place(container: dict[str, Any] | list[Any]) -> None:
             if item[:1] == TAG:
                 container[key] = _decode_string(item)  # type: ignore[index]
         elif isinstance(item, (dict, list)):
-            _decode_in_place(item)
+            decode_in_place(item)
 
 
 class _Tagger:
@@ -167,7 +157,7 @@ def loads(text: str) -> dict[str, Any]:
             nested.append(value)
     if tags:
         for value in nested:
-            _decode_in_place(value)
+            decode_in_place(value)
     return document
 
 

@@ -376,9 +376,9 @@ class SqliteFile:
         whole = row_sets if complete is None else list(complete)
         if not spec.multikey and any(len(rows) > 1 for rows in whole):
             self._mark_multikey(connection, collection, spec)
-        placeholders = ", ".join("?" for _ in range(len(spec.keys) + 1))
+        parameters = ", ".join("?" for _ in range(len(spec.keys) + 1))
         connection.executemany(
-            f"INSERT INTO {spec.table(collection)} VALUES ({placeholders})",
+            f"INSERT INTO {spec.table(collection)} VALUES ({parameters})",
             [row for rows in row_sets for row in rows],
         )
 

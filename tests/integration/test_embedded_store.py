@@ -53,6 +53,16 @@ INDEXES = [
 Check = Callable[[Any], Any]
 
 
+async def _seeded_store(directory: Path) -> tuple[EmbeddedClient, Any]:
+    """An embedded store in `directory`, and its collection `c` with INDEXES and SEED."""
+    client = EmbeddedClient(directory)
+    collection = client["db"]["c"]
+    for keys in INDEXES:
+        await collection.create_index(keys)
+    await collection.insert_many([dict(document) for document in SEED])
+    return client, collection
+
+
 def _both(tmp_path: Path, check: Callable[[Any, bool], Any]) -> tuple[Any, Any]:
     """Run `check(collection, is_async)` on a seeded mongomock and embedded collection."""
     reference = mongomock.MongoClient(tz_aware=True)["db"]["c"]
@@ -62,11 +72,7 @@ def _both(tmp_path: Path, check: Callable[[Any, bool], Any]) -> tuple[Any, Any]:
     expected = check(reference, False)
 
     async def embedded() -> Any:
-        client = EmbeddedClient(tmp_path)
-        collection = client["db"]["c"]
-        for keys in INDEXES:
-            await collection.create_index(keys)
-        await collection.insert_many([dict(document) for document in SEED])
+        client, collection = await _seeded_store(tmp_path)
         try:
             return await check(collection, True)
         finally:
@@ -279,11 +285,7 @@ def test_the_planner_picks_the_index_that_fixes_most_keys() -> None:
 def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path) -> None:
     # The first layout kept each collection in a WITHOUT ROWID table keyed by `id`.
     async def write() -> None:
-        client = EmbeddedClient(tmp_path)
-        collection = client["db"]["c"]
-        for keys in INDEXES:
-            await collection.create_index(keys)
-        await collection.insert_many([dict(document) for document in SEED])
+        client, _ = await _seeded_store(tmp_path)
         await client.close()
 
     asyncio.run(write())

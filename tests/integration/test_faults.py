@@ -21,8 +21,8 @@ import httpx
 
 from shared.contracts import ACTIVITY_RECORDED, UNIT_UPSERTED, CloudEvent, UnitUpserted
 from tests.reporting_support.apps import reporting_app, running
-from tests.reporting_support.checks import wait_caught_up
-from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.checks import load_scenario, wait_caught_up
+from tests.reporting_support.events import activity_events
 from tests.support.apps import eventually, signed_token
 from tests.support.events import publish_raw
 from tests.support.mongo import MongoBackend
@@ -41,9 +41,7 @@ async def test_a_reporting_process_on_an_empty_database_catches_up_by_itself(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with running(reporting_app(mongo, nats_server.url)) as first:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(first)
+        await load_scenario(nats_server.url, first)
         expected = (await first.get(FIGURE)).json()
         assert expected["total"] > 0
     # Same service name, so the same durable consumers, which acknowledged everything;
@@ -60,9 +58,7 @@ async def test_a_wiped_jetstream_store_stops_the_service_until_an_operator_decid
 ) -> None:
     app = reporting_app(mongo, nats_server.url, consumer_check_every_seconds=0.5)
     async with running(app) as reporting:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(reporting)
+        await load_scenario(nats_server.url, reporting)
         before = (await reporting.get(FIGURE)).json()
         assert (await reporting.get("/readyz")).status_code == 200
 
@@ -94,9 +90,7 @@ async def test_forged_and_misrouted_events_are_dead_lettered_at_once(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with running(reporting_app(mongo, nats_server.url)) as reporting:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(reporting)
+        await load_scenario(nats_server.url, reporting)
         before = (await reporting.get(FIGURE)).json()
         _, genuine = activity_events()[0]
         forged_data = {**genuine.data, "version": 999999}

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from services.reporting.repository import ReadModels
 from tests.reporting_support.apps import reporting_app, running, service_of
-from tests.reporting_support.checks import wait_caught_up
-from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.checks import load_scenario, wait_caught_up
+from tests.reporting_support.events import publish, registry_events
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
@@ -26,9 +26,7 @@ Scenario = tuple[FastAPI, httpx.AsyncClient]
 async def scenario(mongo: MongoBackend, nats_url: str) -> AsyncIterator[Scenario]:
     app = reporting_app(mongo, nats_url)
     async with running(app) as client:
-        await publish(nats_url, registry_events())
-        await publish(nats_url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_url, client)
         yield app, client
 
 

@@ -13,8 +13,7 @@ from openpyxl import load_workbook
 
 from services.reporting.catalogue import CATALOGUE
 from tests.reporting_support.apps import reporting_app, running
-from tests.reporting_support.checks import wait_caught_up
-from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.checks import load_scenario
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
@@ -35,9 +34,7 @@ async def test_catalogue_problems_summary_and_dashboard(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with running(reporting_app(mongo, nats_server.url)) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
 
         catalogue = (await client.get("/v1/indicators")).json()["items"]
         assert {item["code"] for item in catalogue} == CONTRACT_CODES
@@ -140,9 +137,7 @@ async def test_exports_have_the_json_rows_under_vietnamese_headers(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with running(reporting_app(mongo, nats_server.url)) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
 
         params = {
             "indicator": "communication_participants",

@@ -13,8 +13,7 @@ import httpx
 
 from services.reporting.interop import DEFAULT_MAPPING
 from tests.reporting_support.apps import reporting_app, running
-from tests.reporting_support.checks import wait_caught_up
-from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.checks import load_scenario
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
@@ -35,9 +34,7 @@ async def test_data_value_sets_have_dhis2_fields_periods_and_codes(
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with running(reporting_app(mongo, nats_server.url)) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
 
         by_sex = await data_values(
             client,
@@ -114,9 +111,7 @@ async def test_adx_groups_per_org_unit_and_period_with_disaggregation_attributes
     mongo: MongoBackend, nats_server: NatsServer
 ) -> None:
     async with running(reporting_app(mongo, nats_server.url)) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
         response = await client.get(
             "/v1/exports/adx",
             params={
@@ -166,9 +161,7 @@ async def test_an_operators_mapping_edit_applies_to_the_next_export(
     path.write_text(json.dumps(mapping), encoding="utf-8")
     app = reporting_app(mongo, nats_server.url, dhis2_mapping_file=str(path))
     async with running(app) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
         params = {"indicator": "trainees", "unit_id": "vn63:20", "period": "2023", "by": "sex"}
         first = await data_values(client, **params)
         assert {v["orgUnit"] for v in first} == {"LangSon_DHIS2"}

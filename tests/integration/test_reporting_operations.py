@@ -14,8 +14,8 @@ from services.reporting.repository import ReadModels
 from shared.contracts import ACTIVITY_RECORDED
 from tests.reporting_support.access import LANG_SON, client_as, token_for
 from tests.reporting_support.apps import eventually, reporting_app, running
-from tests.reporting_support.checks import all_figures, wait_caught_up
-from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.checks import all_figures, load_scenario, wait_caught_up
+from tests.reporting_support.events import publish, registry_events
 from tests.reporting_support.scenario import ACTIVITIES, Activity
 from tests.support.apps import signed_token
 from tests.support.events import publish_raw
@@ -179,9 +179,7 @@ async def test_a_rebuild_keeps_answering_and_takes_in_events_published_meanwhile
 ) -> None:
     app = reporting_app(mongo, nats_server.url)
     async with running(app, token=signed_token(client_id=OPERATOR)) as reporting:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(reporting)
+        await load_scenario(nats_server.url, reporting)
         before = await all_figures(reporting)
 
         # National scope is not enough: a rebuild needs an admin, and nothing starts.

@@ -20,8 +20,8 @@ from shared.mongo import MongoHandle
 from shared.periods import parse_period
 from tests.reporting_support import scenario
 from tests.reporting_support.apps import reporting_app, running, service_of
-from tests.reporting_support.checks import all_figures, wait_caught_up
-from tests.reporting_support.events import activity_events, publish, registry_events
+from tests.reporting_support.checks import all_figures, load_scenario, wait_caught_up
+from tests.reporting_support.events import activity_events, registry_events
 from tests.support.apps import eventually
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
@@ -92,9 +92,7 @@ async def test_a_restart_reads_the_generation_the_last_rebuild_switched_to(
     database = f"test_reporting_{uuid.uuid4().hex[:10]}"
     app = reporting_app(mongo, nats_server.url, database=database)
     async with running(app) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
         assert (await client.post("/v1/admin/rebuild")).status_code == 202
         await service_of(app).rebuilder.wait()
         before = await all_figures(client)
@@ -111,9 +109,7 @@ async def test_a_rebuild_left_running_by_a_stopped_replica_starts_again_and_fini
     database = f"test_reporting_{uuid.uuid4().hex[:10]}"
     app = reporting_app(mongo, nats_server.url, database=database)
     async with running(app) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
         before = await all_figures(client)
     # What a replica killed in the middle of a rebuild leaves: the state says running,
     # and the new generation holds part of the history (here, one stray fact).
@@ -156,9 +152,7 @@ async def test_a_rebuild_failed_by_nats_for_a_moment_starts_again_and_finishes(
 ) -> None:
     app = reporting_app(mongo, nats_server.url)
     async with running(app) as client:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(client)
+        await load_scenario(nats_server.url, client)
         before = await all_figures(client)
         replay = Replayer.replay
         failures = []

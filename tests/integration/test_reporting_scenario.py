@@ -10,7 +10,12 @@ from services.reporting.replay import Replayer
 from services.reporting.service import ReportingService
 from shared.contracts import ACTIVITIES, REGISTRY
 from tests.reporting_support.apps import eventually, reporting_app, running, runtime_of
-from tests.reporting_support.checks import all_figures, check_scenario, wait_caught_up
+from tests.reporting_support.checks import (
+    all_figures,
+    check_scenario,
+    load_scenario,
+    wait_caught_up,
+)
 from tests.reporting_support.events import activity_events, publish, registry_events
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
@@ -41,9 +46,7 @@ async def test_redelivering_every_event_and_rebuilding_change_no_figure(
 ) -> None:
     app = reporting_app(mongo, nats_server.url)
     async with running(app) as reporting:
-        await publish(nats_server.url, registry_events())
-        await publish(nats_server.url, activity_events())
-        await wait_caught_up(reporting)
+        await load_scenario(nats_server.url, reporting)
         before = await all_figures(reporting)
 
         # A second delivery of everything: a new consumer from sequence 1, applying

@@ -8,6 +8,7 @@ import httpx
 
 from tests.reporting_support import scenario
 from tests.reporting_support.apps import eventually
+from tests.reporting_support.events import activity_events, publish, registry_events
 
 
 async def caught_up(client: httpx.AsyncClient) -> bool:
@@ -22,6 +23,14 @@ async def caught_up(client: httpx.AsyncClient) -> bool:
 
 async def wait_caught_up(client: httpx.AsyncClient, timeout: float = 10.0) -> None:
     await eventually(lambda: caught_up(client), timeout=timeout)
+
+
+async def load_scenario(nats_url: str, client: httpx.AsyncClient) -> None:
+    """Publish the scenario's registry data and activities; return once `client`'s
+    reporting service has applied all of them."""
+    await publish(nats_url, registry_events())
+    await publish(nats_url, activity_events())
+    await wait_caught_up(client)
 
 
 async def figure(client: httpx.AsyncClient, expected: scenario.Expected) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from typing import Any
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import PyMongoError
 
+from tests.support.plans import filter_shape
+
 Document = dict[str, Any]
 
 # A query examining more documents than this is not served by its index, whatever plan
@@ -84,20 +86,6 @@ VERBOSITY = "executionStats"
 # The reporting service keeps its read models per generation (`facts_g1`, `facts_g2`).
 _GENERATION = re.compile(r"^(?P<name>.+)_g(?P<number>\d+)$")
 _SYSTEM_DATABASES = frozenset({"admin", "config", "local"})
-
-
-def filter_shape(query: Mapping[str, Any] | None) -> str:
-    """The paths of a filter with their operators, as plans.py writes them:
-    `{a:=,b:$gte+$lt,$or[{c:=}|{c:$gt}]}` (keys sorted, values left out)."""
-    parts = []
-    for key, value in sorted((query or {}).items()):
-        if isinstance(value, Mapping) and value and all(str(k).startswith("$") for k in value):
-            parts.append(f"{key}:{'+'.join(sorted(value))}")
-        elif isinstance(value, list) and key.startswith("$"):
-            parts.append(f"{key}[{'|'.join(filter_shape(item) for item in value)}]")
-        else:
-            parts.append(f"{key}:=")
-    return "{" + ",".join(parts) + "}"
 
 
 def sort_shape(sort: Mapping[str, Any] | None) -> str:

@@ -18,16 +18,18 @@ from typing import Any
 import pytest
 
 from shared.embedded import operations
-from shared.embedded.query import Plan
+from shared.embedded.query import Plan, plan
 
 
-def _shape(query: Mapping[str, Any] | None) -> str:
+def filter_shape(query: Mapping[str, Any] | None) -> str:
+    """The paths of a filter with their operators: `{a:=,b:$gte+$lt,$or[{c:=}|{c:$gt}]}`
+    (keys sorted, values left out)."""
     parts = []
     for key, value in sorted((query or {}).items()):
         if isinstance(value, Mapping) and value and all(str(k).startswith("$") for k in value):
             parts.append(f"{key}:{'+'.join(sorted(value))}")
         elif isinstance(value, list) and key.startswith("$"):
-            parts.append(f"{key}[{'|'.join(_shape(item) for item in value)}]")
+            parts.append(f"{key}[{'|'.join(filter_shape(item) for item in value)}]")
         else:
             parts.append(f"{key}:=")
     return "{" + ",".join(parts) + "}"
@@ -39,7 +41,7 @@ class Plans:
 
     def note(self, collection: str, query: Mapping[str, Any] | None, sort: Any, plan: Plan) -> None:
         name = re.sub(r"_g\d+$", "", collection)
-        key = (name, _shape(query), ",".join(f"{p}:{d}" for p, d in sort or ()))
+        key = (name, filter_shape(query), ",".join(f"{p}:{d}" for p, d in sort or ()))
         self.served.setdefault(key, set()).add(plan.index)
 
     def unindexed(self) -> list[tuple[str, str, str]]:
@@ -52,7 +54,7 @@ class Plans:
 @contextmanager
 def record_plans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Plans]:
     plans = Plans()
-    original = operations.plan
+    original = plan  # what `operations` calls, replaced there below
 
     def recording(collection: str, info: Any, query: Any, sort: Any) -> Plan:
         chosen = original(collection, info, query, sort)

@@ -18,11 +18,11 @@ from tests.support.explain import (
     CommandRecorder,
     Shape,
     explain_recorded,
-    filter_shape,
     judge,
     operations,
     record_commands,
 )
+from tests.support.plans import filter_shape
 
 Doc = dict[str, Any]
 NS = "test_reporting_0123456789.facts_g1"
