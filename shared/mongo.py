@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from shared.embedded import EmbeddedClient
 
@@ -21,6 +23,19 @@ Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 # MongoDB's code for a duplicate key: the one write error that means "already there".
 DUPLICATE_KEY = 11000
+INDEX_NOT_FOUND = 27
+
+
+async def drop_former_index(collection: AsyncCollection[Document], name: str) -> None:
+    """Drop an index an earlier version created and this one replaced, if it is still
+    there (another process starting beside this one may have dropped it already)."""
+    if name not in await collection.index_information():
+        return
+    try:
+        await collection.drop_index(name)
+    except OperationFailure as exc:
+        if exc.code != INDEX_NOT_FOUND:
+            raise
 
 
 class MongoKind(enum.StrEnum):

@@ -26,7 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts import CloudEvent
 from shared.logging import get_logger
-from shared.mongo import Document
+from shared.mongo import Document, drop_former_index
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FIELD = "_outbox_pending"
@@ -84,8 +84,16 @@ def with_outbox(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[st
 
 
 async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> None:
-    """The relay's read: documents with pending events, in `_id` order."""
-    await collection.create_index([(PENDING_FIELD, 1), ("_id", 1)], name="outbox_pending")
+    """The relay's read: documents with pending events, in `_id` order. A partial index:
+    it holds only the documents whose events are still to go out, so it stays small and
+    a document leaves it when its events are published."""
+    await collection.create_index(
+        [(PENDING_FIELD, 1), ("_id", 1)],
+        name="outbox_pending_only",
+        partialFilterExpression=PENDING_FILTER,
+    )
+    # Earlier versions indexed every document.
+    await drop_former_index(collection, "outbox_pending")
 
 
 class EventPublisher(Protocol):

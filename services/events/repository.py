@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from services.events.transitions import STATE_FIELDS, Change, Status
-from shared.mongo import DUPLICATE_KEY, Database, Document
+from shared.mongo import DUPLICATE_KEY, Database, Document, drop_former_index
 from shared.outbox import OUTBOX_FIELD, outbox_fields, with_outbox
 from shared.replica import apply_latest
 
@@ -124,14 +124,22 @@ class ActivityRepository:
             [("lineage", ASCENDING), *_ORDER],
             # Lists of a client without national scope: its provinces only.
             [("province_id", ASCENDING), *_ORDER],
-            [("status", ASCENDING), ("pending_on", ASCENDING)],
-            [("status", ASCENDING), ("pending_since", ASCENDING)],
             [("source_system", ASCENDING), *_ORDER],
             [("activity.type", ASCENDING), *_ORDER],
             [("activity.programme", ASCENDING), *_ORDER],
             _ORDER,
         ):
             await self._collection.create_index(keys)
+        # Pending activities, all or those waiting for some references: a partial index,
+        # holding only the few that wait rather than an entry for every activity.
+        await self._collection.create_index(
+            [("status", ASCENDING), ("pending_on", ASCENDING)],
+            name="pending_on_references",
+            partialFilterExpression={"status": Status.PENDING.value},
+        )
+        # Earlier versions indexed every activity (and `pending_since`, which no query reads).
+        for former in ("status_1_pending_on_1", "status_1_pending_since_1"):
+            await drop_former_index(self._collection, former)
 
     async def get(self, activity_id: str) -> Document | None:
         """One activity, by its public id, with its version history."""

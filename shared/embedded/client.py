@@ -3,8 +3,9 @@
 `EmbeddedClient(directory)[name]` is the database kept in `directory/name.sqlite3`;
 its collections answer `find`, `find_one`, `insert_one`, `insert_many`, `update_one`,
 `update_many`, `replace_one`, `delete_one`, `delete_many`, `bulk_write`, `aggregate`,
-`count_documents`, `estimated_document_count`, `create_index`, `create_indexes`,
-`drop` with PyMongo's results and errors. Each call runs on a small thread pool of the
+`count_documents`, `estimated_document_count`, `create_index` (partial indexes of
+equalities too), `create_indexes`, `drop_index`, `index_information`, `drop` with
+PyMongo's results and errors. Each call runs on a small thread pool of the
 process (SQLite calls block), so the event loop keeps serving meanwhile.
 """
 
@@ -32,6 +33,25 @@ from shared.embedded.engine import IndexSpec, SqliteFile
 T = TypeVar("T")
 Document = dict[str, Any]
 _WORKERS = 4
+
+
+def _equalities(expression: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A partial index's filter as `(path, value)` equalities: the shapes the embedded
+    store takes are `{path: value}` and `{path: {"$eq": value}}`, value a string, a
+    number or a boolean."""
+    found = []
+    for path, condition in expression.items():
+        value = condition
+        if isinstance(condition, Mapping) and list(condition) == ["$eq"]:
+            value = condition["$eq"]
+        if path.startswith("$") or not isinstance(value, (str, int, float)):
+            raise OperationFailure(
+                "the embedded store's partial indexes take equalities on a field with a "
+                f"string, number or boolean: not {path!r}: {condition!r}",
+                67,
+            )
+        found.append((path, value))
+    return tuple(sorted(found))
 
 
 def _sort_spec(key_or_list: Any, direction: int | None = None) -> list[tuple[str, int]]:
@@ -286,17 +306,26 @@ class EmbeddedCollection:
         *,
         name: str | None = None,
         unique: bool = False,
-        **options: Any,
+        partialFilterExpression: Mapping[str, Any] | None = None,  # noqa: N803 (PyMongo's)
+        **_options: Any,
     ) -> str:
-        if options.get("partialFilterExpression") and unique:
-            raise OperationFailure("the embedded store has no partial unique indexes")
+        if partialFilterExpression and unique:
+            raise OperationFailure("the embedded store has no partial unique indexes", 67)
         spec_keys = tuple(_sort_spec(keys))
         index_name = name or "_".join(f"{path}_{direction}" for path, direction in spec_keys)
         if [path for path, _ in spec_keys] == ["_id"]:
             return "_id_"
-        spec = IndexSpec(index_name, spec_keys, unique)
+        spec = IndexSpec(
+            index_name, spec_keys, unique, partial=_equalities(partialFilterExpression or {})
+        )
         await self._write(lambda file, c: ops.create_index(file, c, self.name, spec))
         return index_name
+
+    async def drop_index(self, index_or_name: str, **_: Any) -> None:
+        """Drop an index by name (`OperationFailure` code 27 when there is none)."""
+        if index_or_name == "_id_":
+            raise OperationFailure("cannot drop _id index", 72)
+        await self._write(lambda file, c: file.drop_index(c, self.name, index_or_name))
 
     async def create_indexes(self, indexes: Sequence[IndexModel], **_: Any) -> list[str]:
         names = []
@@ -318,6 +347,8 @@ class EmbeddedCollection:
         indexes: dict[str, Any] = {"_id_": {"key": [("_id", 1)]}}
         for spec in info.indexes:
             indexes[spec.name] = {"key": list(spec.keys), "unique": spec.unique}
+            if spec.partial:
+                indexes[spec.name]["partialFilterExpression"] = spec.partial_filter
         return indexes
 
     async def drop(self, **_: Any) -> None:

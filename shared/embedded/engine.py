@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from pymongo.errors import AutoReconnect, ExecutionTimeout, OperationFailure, WriteError
 
-from shared.embedded import codec
+from shared.embedded import codec, semantics
 
 T = TypeVar("T")
 Document = dict[str, Any]
@@ -61,6 +61,9 @@ class IndexSpec:
     keys: tuple[tuple[str, int], ...]
     unique: bool = False
     multikey: bool = False
+    # A partial index's filter: equalities `(path, value)` a document must meet to have
+    # entries (MongoDB's `partialFilterExpression`); empty for an index of every document.
+    partial: tuple[tuple[str, Any], ...] = ()
 
     @cached_property
     def paths(self) -> tuple[str, ...]:
@@ -68,8 +71,30 @@ class IndexSpec:
 
     @cached_property
     def roots(self) -> frozenset[str]:
-        """The top-level fields its keys are in."""
-        return frozenset(path.split(".", 1)[0] for path in self.paths)
+        """The top-level fields its keys and its filter are in."""
+        paths = [*self.paths, *(path for path, _ in self.partial)]
+        return frozenset(path.split(".", 1)[0] for path in paths)
+
+    @cached_property
+    def _partial_parts(self) -> tuple[tuple[tuple[str, ...], Any], ...]:
+        return tuple((tuple(path.split(".")), value) for path, value in self.partial)
+
+    @cached_property
+    def partial_filter(self) -> dict[str, Any]:
+        return dict(self.partial)
+
+    def covers(self, document: Document) -> bool:
+        """Whether the document has entries in this index (meets its partial filter)."""
+        for parts, wanted in self._partial_parts:
+            found = _scalar_at(document, parts)
+            if found is None:  # missing or null; a filter never asks for null
+                return False
+            if found is _ARRAY or type(found) is not type(wanted):
+                # Arrays, and numbers of another type: MongoDB's equality decides.
+                return semantics.matches(self.partial_filter, document)
+            if found != wanted:
+                return False
+        return True
 
     @cached_property
     def parts(self) -> tuple[tuple[str, ...] | None, ...]:
@@ -136,6 +161,8 @@ _ARRAY = object()
 def entries(spec: IndexSpec, document: Document, key: Any = None) -> set[tuple[Any, ...]]:
     """The rows `(k0, …, id)` that index `spec` holds for `document` (`key`: the
     document's key column value, when the caller has it already)."""
+    if spec.partial and not spec.covers(document):
+        return set()
     if key is None:
         key = codec.key_of(document["_id"])
     row: list[Any] = []
@@ -189,6 +216,25 @@ def _keyed_tables(connection: sqlite3.Connection) -> list[str]:
     ]
 
 
+def _catalogue_has_partial(connection: sqlite3.Connection) -> bool:
+    return any(row[1] == "partial" for row in connection.execute(f"PRAGMA table_info({CATALOGUE})"))
+
+
+def _add_partial_column(connection: sqlite3.Connection) -> None:
+    """A catalogue written before partial indexes gets their column (every index it
+    holds is a full one), once, whichever process opening the file comes first."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if not _catalogue_has_partial(connection):
+            connection.execute(
+                f"ALTER TABLE {CATALOGUE} ADD COLUMN partial TEXT NOT NULL DEFAULT '[]'"
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 class SqliteFile:
     """This process's connections to one store file, and its cached catalogue."""
 
@@ -202,11 +248,15 @@ class SqliteFile:
         self._schema_version = -1
         self._collections: dict[str, CollectionInfo] = {}
         try:
-            self._open().execute(
+            connection = self._open()
+            connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {CATALOGUE} (collection TEXT NOT NULL, "
                 "name TEXT NOT NULL, keys TEXT NOT NULL, is_unique INTEGER NOT NULL, "
-                "multikey INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (collection, name))"
+                "multikey INTEGER NOT NULL DEFAULT 0, partial TEXT NOT NULL DEFAULT '[]', "
+                "PRIMARY KEY (collection, name))"
             )
+            if not _catalogue_has_partial(connection):
+                _add_partial_column(connection)
         except sqlite3.Error as exc:
             raise _mapped(exc) from exc
         if self.read(_keyed_tables):
@@ -297,11 +347,16 @@ class SqliteFile:
             )
         ]
         indexes: dict[str, list[IndexSpec]] = {}
-        for collection, name, keys, unique, multikey in connection.execute(
-            f"SELECT collection, name, keys, is_unique, multikey FROM {CATALOGUE} ORDER BY name"
+        for collection, name, keys, unique, multikey, partial in connection.execute(
+            f"SELECT collection, name, keys, is_unique, multikey, partial FROM {CATALOGUE} "
+            "ORDER BY name"
         ):
             spec = IndexSpec(
-                name, tuple((p, int(d)) for p, d in json.loads(keys)), bool(unique), bool(multikey)
+                name,
+                tuple((p, int(d)) for p, d in json.loads(keys)),
+                bool(unique),
+                bool(multikey),
+                tuple((p, v) for p, v in json.loads(partial)),
             )
             indexes.setdefault(collection, []).append(spec)
         with self._lock:
@@ -335,7 +390,13 @@ class SqliteFile:
         self, connection: sqlite3.Connection, collection: str, spec: IndexSpec
     ) -> None:
         info = self.ensure_table(connection, collection)
-        if any(index.name == spec.name for index in info.indexes):
+        for index in info.indexes:
+            if index.name != spec.name:
+                continue
+            if (index.keys, index.unique, index.partial) != (spec.keys, spec.unique, spec.partial):
+                raise OperationFailure(
+                    f"an index named {spec.name!r} exists with other keys or options", 85
+                )
             return
         table = spec.table(collection)
         columns = spec.columns
@@ -352,8 +413,14 @@ class SqliteFile:
                 f"ON {table} ({', '.join(columns)})"
             )
         connection.execute(
-            f"INSERT INTO {CATALOGUE} VALUES (?, ?, ?, ?, 0)",
-            (collection, spec.name, json.dumps(spec.keys), int(spec.unique)),
+            f"INSERT INTO {CATALOGUE} VALUES (?, ?, ?, ?, 0, ?)",
+            (
+                collection,
+                spec.name,
+                json.dumps(spec.keys),
+                int(spec.unique),
+                json.dumps([list(equality) for equality in spec.partial]),
+            ),
         )
         self._refresh(connection)
         built = self.info(collection)
@@ -408,11 +475,26 @@ class SqliteFile:
         condition = " AND ".join(f"{column} IS ?" for column in [*spec.columns, "id"])
         connection.executemany(f"DELETE FROM {spec.table(collection)} WHERE {condition}", rows)
 
+    def drop_index(self, connection: sqlite3.Connection, collection: str, name: str) -> None:
+        spec = next((index for index in self.info(collection).indexes if index.name == name), None)
+        if spec is None:
+            raise OperationFailure(f"index not found with name [{name}]", 27)
+        self._drop_entries(connection, collection, spec)
+        connection.execute(
+            f"DELETE FROM {CATALOGUE} WHERE collection = ? AND name = ?", (collection, name)
+        )
+        self._refresh(connection)
+
+    def _drop_entries(
+        self, connection: sqlite3.Connection, collection: str, spec: IndexSpec
+    ) -> None:
+        connection.execute(f"DROP TABLE IF EXISTS {spec.table(collection)}")
+        marker = quoted(f"multikey_{collection}__{spec.name}")
+        connection.execute(f"DROP VIEW IF EXISTS {marker}")
+
     def drop(self, connection: sqlite3.Connection, collection: str) -> None:
         for spec in self.info(collection).indexes:
-            connection.execute(f"DROP TABLE IF EXISTS {spec.table(collection)}")
-            marker = quoted(f"multikey_{collection}__{spec.name}")
-            connection.execute(f"DROP VIEW IF EXISTS {marker}")
+            self._drop_entries(connection, collection, spec)
         connection.execute(f"DROP TABLE IF EXISTS {table_of(collection)}")
         connection.execute(f"DELETE FROM {CATALOGUE} WHERE collection = ?", (collection,))
         self._refresh(connection)

@@ -3,7 +3,8 @@
 The planner reads the filter's predicates that an index can serve — equality, `$in`
 and ranges with scalar operands, on top-level paths or inside `$and` — and picks the
 index whose leading keys they cover best (the primary key for `_id`): equalities on
-a prefix of its keys, then a range on the next. The SQL walks that index's entries;
+a prefix of its keys, then a range on the next. A partial index is a candidate only
+for a filter asking for every equality of its own filter. The SQL walks that index's entries;
 if the remaining keys follow the requested sort, rows come already sorted and a limit
 stops the walk early. A plan is *exact* when its SQL condition is the whole filter
 (every predicate served, operands whose comparison SQLite and MongoDB agree on, type
@@ -167,6 +168,18 @@ def _coverage(spec: IndexSpec, found: Predicates) -> tuple[int, int]:
     return equal, 0
 
 
+def _implies(found: Predicates, spec: IndexSpec) -> bool:
+    """Whether the filter asks for every equality of a partial index's filter, so that
+    every document it can match has entries in that index (MongoDB's rule too)."""
+    return all(
+        any(
+            p.operator == "$eq" and type(p.operand) is type(wanted) and p.operand == wanted
+            for p in found.by_path.get(path, [])
+        )
+        for path, wanted in spec.partial
+    )
+
+
 def _sorts_like(spec: IndexSpec, equal: int, sort: Sort) -> int:
     """+1 or -1 when the index keys after the equalities follow `sort`, else 0."""
     if not sort or spec.multikey:
@@ -202,6 +215,8 @@ def plan(
         )
     best: tuple[tuple[int, int, int, int], IndexSpec] | None = None
     for spec in info.indexes:
+        if spec.partial and not _implies(found, spec):
+            continue  # a partial index holds only some documents: not enough here
         equal, ranged = _coverage(spec, found)
         if equal + ranged == 0:
             continue

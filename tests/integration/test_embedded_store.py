@@ -17,7 +17,7 @@ from typing import Any
 import mongomock
 import pytest
 from pymongo import ReplaceOne, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.embedded import EmbeddedClient
 from shared.embedded.engine import CollectionInfo, IndexSpec
@@ -295,6 +295,8 @@ def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path)
             'CREATE TABLE "c_c" (id PRIMARY KEY NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;'
             'INSERT INTO "c_c" SELECT id, doc FROM "current";'
             'DROP TABLE "current";'
+            # Nor had its catalogue a column for partial indexes.
+            "ALTER TABLE _bdg_indexes DROP COLUMN partial;"
         )
 
     async def reopen() -> tuple[list[Any], list[Any], int]:
@@ -324,3 +326,93 @@ def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path)
             "SELECT sql FROM sqlite_master WHERE name = 'c_c'"
         ).fetchone()
     assert "WITHOUT ROWID" not in layout
+
+    async def add_a_partial_index() -> dict[str, Any]:
+        client = EmbeddedClient(tmp_path)
+        try:
+            collection = client["db"]["c"]
+            await collection.create_index(
+                "on", name="voided_on", partialFilterExpression={"status": "voided"}
+            )
+            return await collection.index_information()
+        finally:
+            await client.close()
+
+    indexes = asyncio.run(add_a_partial_index())
+    assert indexes["voided_on"]["partialFilterExpression"] == {"status": "voided"}
+    assert "partialFilterExpression" not in indexes["unit_id_1_on_1"]
+
+
+def test_a_partial_index_holds_and_serves_only_the_documents_of_its_filter(
+    tmp_path: Path,
+) -> None:
+    def voided(documents: list[dict[str, Any]], since: str) -> list[str]:
+        return sorted(d["_id"] for d in documents if d["status"] == "voided" and d["on"] >= since)
+
+    async def run() -> None:
+        client, collection = await _seeded_store(tmp_path)
+        try:
+            await collection.create_index(
+                [("status", 1), ("on", 1)],
+                name="voided_on",
+                partialFilterExpression={"status": {"$eq": "voided"}},
+            )
+            info = client["db"].file.info("c")
+            spec = next(index for index in info.indexes if index.name == "voided_on")
+            asked = {"status": "voided", "on": {"$gte": "2023-06"}}
+            assert plan("c", info, asked, []).index == "voided_on"
+            # Filters that may match documents outside it must not use it.
+            assert plan("c", info, {"status": "active", "on": {"$gte": "2023-06"}}, []).index != (
+                "voided_on"
+            )
+            assert plan("c", info, {"on": {"$gte": "2023-06"}}, []).index != "voided_on"
+
+            async def found() -> list[str]:
+                return sorted(d["_id"] for d in await collection.find(asked).to_list(None))
+
+            documents = [dict(d) for d in SEED]
+            assert await found() == voided(documents, "2023-06") != []
+            assert _entry_count(tmp_path, spec) == len([d for d in SEED if d["status"] == "voided"])
+
+            # Documents move in and out of it as their status changes.
+            await collection.update_one({"_id": "act-005"}, {"$set": {"status": "active"}})
+            await collection.update_one({"_id": "act-006"}, {"$set": {"status": "voided"}})
+            for document in documents:
+                if document["_id"] == "act-005":
+                    document["status"] = "active"
+                if document["_id"] == "act-006":
+                    document["status"] = "voided"
+            assert await found() == voided(documents, "2023-06")
+            assert _entry_count(tmp_path, spec) == len(
+                [d for d in documents if d["status"] == "voided"]
+            )
+
+            with pytest.raises(OperationFailure) as other_options:
+                await collection.create_index(
+                    [("status", 1), ("on", 1)],
+                    name="voided_on",
+                    partialFilterExpression={"status": "active"},
+                )
+            assert other_options.value.code == 85
+            with pytest.raises(OperationFailure) as not_an_equality:
+                await collection.create_index(
+                    "female", partialFilterExpression={"female": {"$gt": 3}}
+                )
+            assert not_an_equality.value.code == 67
+
+            await collection.drop_index("voided_on")
+            assert "voided_on" not in await collection.index_information()
+            assert await found() == voided(documents, "2023-06")
+            with pytest.raises(OperationFailure) as gone:
+                await collection.drop_index("voided_on")
+            assert gone.value.code == 27
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
+def _entry_count(directory: Path, spec: IndexSpec) -> int:
+    with sqlite3.connect(directory / "db.sqlite3") as connection:
+        (count,) = connection.execute(f"SELECT COUNT(*) FROM {spec.table('c')}").fetchone()
+    return int(count)
