@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
@@ -24,6 +25,7 @@ from shared.auth.http import (
 )
 from shared.auth.keystore import TrustedKeyRepository
 from shared.auth.tokens import JwksSource, TokenVerifier, jwks_from_url
+from shared.collector import freeze_startup_objects, tune_collector
 from shared.edge.bodies import guard_body
 from shared.edge.docs import install_docs
 from shared.edge.i18n import LanguageMiddleware
@@ -190,6 +192,10 @@ class _DrainingServer(uvicorn.Server):
         self._app = app
         self._notice = notice_seconds
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        freeze_startup_objects()
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         runtime: ServiceRuntime | None = getattr(self._app.state, "runtime", None)
         if runtime is None or runtime.draining or self._notice <= 0:
@@ -204,6 +210,7 @@ class _DrainingServer(uvicorn.Server):
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run one service in the foreground until SIGINT or SIGTERM, then drain and stop
     within `shutdown_drain_seconds` (compose's `stop_grace_period` is longer)."""
+    tune_collector()
     config = uvicorn.Config(
         app,
         host=settings.host,
