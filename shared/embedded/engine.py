@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +45,11 @@ T = TypeVar("T")
 Document = dict[str, Any]
 CATALOGUE = "_bdg_indexes"
 _TABLE_PREFIX = "c_"
+# An entry's key for a missing or null value (entry tables take no SQL NULL): minus
+# infinity, which sorts before every number and text as null sorts first in MongoDB,
+# and which no stored value can have (the codec stores infinities and NaN as null).
+NULL_KEY = float("-inf")
+NULL_KEY_SQL = "-9e999"
 _BUSY_TIMEOUT_MS = 30_000
 
 
@@ -138,8 +144,12 @@ def index_key(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         return codec.TAG + value if value.startswith(codec.TAG) else value
-    if kind is int or kind is float or value is None:
-        return codec.sql_scalar(value) if kind is int else value
+    if value is None:
+        return NULL_KEY
+    if kind is int:
+        return codec.sql_scalar(value)
+    if kind is float:
+        return value if math.isfinite(value) else NULL_KEY  # stored as null
     if isinstance(value, (dict, list)):
         return codec.TAG + "J" + json.dumps(codec.encode_value(value), sort_keys=True)
     return codec.sql_scalar(value)
@@ -205,6 +215,37 @@ def _create_collection_table(connection: sqlite3.Connection, table: str, collect
     )
 
 
+def _create_entry_table(connection: sqlite3.Connection, collection: str, spec: IndexSpec) -> None:
+    """An index's entries: a WITHOUT ROWID table whose primary key is the entry itself
+    (keys, then the document's `id`), so that adding, removing and walking entries is
+    one B-tree's work. A unique index adds SQLite's uniqueness on the keys, for entries
+    with no missing key (as before: documents missing a unique field do not collide)."""
+    table = spec.table(collection)
+    columns = spec.columns
+    connection.execute(
+        f"CREATE TABLE {table} ({', '.join(f'{c} NOT NULL' for c in columns)}, id NOT NULL, "
+        f"PRIMARY KEY ({', '.join(columns)}, id)) WITHOUT ROWID"
+    )
+    if spec.unique:
+        present = " AND ".join(f"{column} <> {NULL_KEY_SQL}" for column in columns)
+        connection.execute(
+            f"CREATE UNIQUE INDEX {quoted(f'u_{collection}__{spec.name}')} "
+            f"ON {table} ({', '.join(columns)}) WHERE {present}"
+        )
+
+
+def _rowid_entry_tables(connection: sqlite3.Connection) -> list[str]:
+    """Entry tables of earlier layouts (a rowid table with an index, NULL for a missing
+    value), still to be moved to the current one."""
+    return [
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x\\_%' "
+            "ESCAPE '\\' AND sql NOT LIKE '%WITHOUT ROWID%'"
+        )
+    ]
+
+
 def _keyed_tables(connection: sqlite3.Connection) -> list[str]:
     """Collection tables of the first layout, still to be moved to the current one."""
     return [
@@ -261,6 +302,8 @@ class SqliteFile:
             raise _mapped(exc) from exc
         if self.read(_keyed_tables):
             self.write(self._upgrade_keyed_tables)
+        if self.read(_rowid_entry_tables):
+            self.write(self._upgrade_entry_tables)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -386,6 +429,25 @@ class SqliteFile:
             connection.execute(f"DROP TABLE {former}")
         self._refresh(connection)
 
+    def _upgrade_entry_tables(self, connection: sqlite3.Connection) -> None:
+        """Move the entries of tables written by earlier layouts into WITHOUT ROWID
+        tables, a missing value's NULL becoming `NULL_KEY`, in one transaction."""
+        pending = set(_rowid_entry_tables(connection))
+        for collection, info in self._collections.items():
+            for spec in info.indexes:
+                table = spec.table(collection)
+                if table.strip('"') not in pending:
+                    continue
+                former = quoted(f"former_{table.strip(chr(34))}")
+                connection.execute(f"ALTER TABLE {table} RENAME TO {former}")
+                connection.execute(f"DROP INDEX IF EXISTS {quoted(f'i_{collection}__{spec.name}')}")
+                connection.execute(f"DROP INDEX IF EXISTS {quoted(f'u_{collection}__{spec.name}')}")
+                _create_entry_table(connection, collection, spec)
+                keys = ", ".join(f"coalesce({c}, {NULL_KEY_SQL})" for c in spec.columns)
+                connection.execute(f"INSERT OR IGNORE INTO {table} SELECT {keys}, id FROM {former}")
+                connection.execute(f"DROP TABLE {former}")
+        self._refresh(connection)
+
     def create_index(
         self, connection: sqlite3.Connection, collection: str, spec: IndexSpec
     ) -> None:
@@ -398,20 +460,7 @@ class SqliteFile:
                     f"an index named {spec.name!r} exists with other keys or options", 85
                 )
             return
-        table = spec.table(collection)
-        columns = spec.columns
-        # A rowid table with a covering index rather than a WITHOUT ROWID table keyed by
-        # the entries: key columns must be able to hold NULL (a missing field).
-        connection.execute(f"CREATE TABLE {table} ({', '.join(columns)}, id NOT NULL)")
-        connection.execute(
-            f"CREATE INDEX {quoted(f'i_{collection}__{spec.name}')} "
-            f"ON {table} ({', '.join(columns)}, id)"
-        )
-        if spec.unique:
-            connection.execute(
-                f"CREATE UNIQUE INDEX {quoted(f'u_{collection}__{spec.name}')} "
-                f"ON {table} ({', '.join(columns)})"
-            )
+        _create_entry_table(connection, collection, spec)
         connection.execute(
             f"INSERT INTO {CATALOGUE} VALUES (?, ?, ?, ?, 0, ?)",
             (
@@ -472,7 +521,7 @@ class SqliteFile:
         spec: IndexSpec,
         rows: Iterable[tuple[Any, ...]],
     ) -> None:
-        condition = " AND ".join(f"{column} IS ?" for column in [*spec.columns, "id"])
+        condition = " AND ".join(f"{column} = ?" for column in [*spec.columns, "id"])
         connection.executemany(f"DELETE FROM {spec.table(collection)} WHERE {condition}", rows)
 
     def drop_index(self, connection: sqlite3.Connection, collection: str, name: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from bson import ObjectId
 
 from shared.embedded.codec import TAG, encode_value, key_of, sql_scalar
-from shared.embedded.engine import CollectionInfo, IndexSpec, table_of
+from shared.embedded.engine import NULL_KEY, CollectionInfo, IndexSpec, table_of
 
 Sort = Sequence[tuple[str, int]]
 _COMPARISONS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -111,6 +111,10 @@ def _conditions(
     params: list[Any] = []
     exact = True
     ranged = False
+    # The primary key is never null; an index entry holds `NULL_KEY` for null or missing.
+    null_sql, null_params = (
+        (f"{column} IS NULL", []) if path == "_id" else (f"{column} = ?", [NULL_KEY])
+    )
     for predicate in found:
         operand = predicate.operand
         if predicate.operator == "$in":
@@ -120,13 +124,15 @@ def _conditions(
                 parts.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(_value(path, item) for item in values)
             if len(values) < len(operand):
-                parts.append(f"{column} IS NULL")
+                parts.append(null_sql)
+                params.extend(null_params)
                 exact = False  # null also matches a missing field, or an array holding null
             sql.append("(" + " OR ".join(parts) + ")" if parts else "0")
             exact = exact and all(_plain(item) for item in values)
             continue
         if operand is None:
-            sql.append(f"{column} IS NULL")
+            sql.append(null_sql)
+            params.extend(null_params)
             exact = False
             continue
         sql.append(f"{column} {_COMPARISONS[predicate.operator]} ?")
@@ -139,6 +145,9 @@ def _conditions(
                 sql.append(guard)
                 params.extend(guard_params)
                 ranged = True
+            elif path != "_id" and predicate.operator in ("$lt", "$lte"):
+                sql.append(f"{column} > ?")  # not the null entries below every number
+                params.append(NULL_KEY)
     return sql, params, exact
 
 

@@ -284,11 +284,15 @@ def test_the_planner_picks_the_index_that_fixes_most_keys() -> None:
 
 def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path) -> None:
     # The first layout kept each collection in a WITHOUT ROWID table keyed by `id`.
-    async def write() -> None:
-        client, _ = await _seeded_store(tmp_path)
+    async def write() -> list[str]:
+        client, collection = await _seeded_store(tmp_path)
+        # A document missing most indexed fields: its entries hold a missing value.
+        await collection.insert_one({"_id": "act-099", "unit_id": "vn63:06436", "on": "2023"})
+        names = [spec.table("c") for spec in client["db"].file.info("c").indexes]
         await client.close()
+        return names
 
-    asyncio.run(write())
+    entry_tables = asyncio.run(write())
     with sqlite3.connect(tmp_path / "db.sqlite3") as connection:
         connection.executescript(
             'ALTER TABLE "c_c" RENAME TO "current";'
@@ -298,6 +302,19 @@ def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path)
             # Nor had its catalogue a column for partial indexes.
             "ALTER TABLE _bdg_indexes DROP COLUMN partial;"
         )
+        # Its index entries were rowid tables with an index, NULL for a missing value.
+        for table in entry_tables:
+            columns = [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
+            keys = [column for column in columns if column != "id"]
+            connection.executescript(
+                f'ALTER TABLE {table} RENAME TO "entries";'
+                f"CREATE TABLE {table} ({', '.join(keys)}, id NOT NULL);"
+                f'CREATE INDEX {table[:-1]}_i" ON {table} ({", ".join(columns)});'
+                f"INSERT INTO {table} SELECT "
+                + ", ".join(f"nullif({key}, -9e999)" for key in keys)
+                + ', id FROM "entries";'
+                'DROP TABLE "entries";'
+            )
 
     async def reopen() -> tuple[list[Any], list[Any], int]:
         client = EmbeddedClient(tmp_path)
@@ -310,22 +327,29 @@ def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path)
             with pytest.raises(DuplicateKeyError):
                 await collection.insert_one({"_id": "act-003"})
             await collection.insert_one({"_id": "act-100", "unit_id": "vn63:06436", "on": "2024"})
-            return by_key, by_index, await collection.count_documents({"unit_id": "vn63:06436"})
+            missing = await collection.find({"pending": None}, {"_id": 1}).to_list(None)
+            return (
+                by_key,
+                by_index,
+                missing,
+                await collection.count_documents({"unit_id": "vn63:06436"}),
+            )
         finally:
             await client.close()
 
-    by_key, by_index, count = asyncio.run(reopen())
+    by_key, by_index, missing, count = asyncio.run(reopen())
     assert by_key == [SEED[3], SEED[44]]
     expected = sorted(
-        (d for d in SEED if d["unit_id"] == "vn63:06436"), key=lambda d: (d["on"], d["_id"])
+        [*(d for d in SEED if d["unit_id"] == "vn63:06436"), {"_id": "act-099", "on": "2023"}],
+        key=lambda d: (d["on"], d["_id"]),
     )
     assert by_index == [{"_id": d["_id"]} for d in expected]
+    assert missing == [{"_id": "act-099"}, {"_id": "act-100"}]
     assert count == len(expected) + 1
     with sqlite3.connect(tmp_path / "db.sqlite3") as connection:
-        (layout,) = connection.execute(
-            "SELECT sql FROM sqlite_master WHERE name = 'c_c'"
-        ).fetchone()
-    assert "WITHOUT ROWID" not in layout
+        layouts = dict(connection.execute("SELECT name, sql FROM sqlite_master"))
+    assert "WITHOUT ROWID" not in layouts["c_c"]
+    assert all("WITHOUT ROWID" in layouts[table.strip('"')] for table in entry_tables)
 
     async def add_a_partial_index() -> dict[str, Any]:
         client = EmbeddedClient(tmp_path)
@@ -416,3 +440,51 @@ def _entry_count(directory: Path, spec: IndexSpec) -> int:
     with sqlite3.connect(directory / "db.sqlite3") as connection:
         (count,) = connection.execute(f"SELECT COUNT(*) FROM {spec.table('c')}").fetchone()
     return int(count)
+
+
+@pytest.mark.parametrize(
+    ("query", "sort"),
+    [
+        ({"n": {"$lt": 1}}, [("n", 1), ("_id", 1)]),
+        ({"n": {"$lte": 0}}, []),
+        ({"n": None}, [("_id", 1)]),
+        ({"n": {"$in": [None, 7]}}, [("_id", 1)]),
+        ({"n": {"$gte": -10}}, [("n", -1), ("_id", -1)]),
+        ({"n": {"$exists": True}}, [("n", 1), ("_id", 1)]),
+    ],
+)
+def test_missing_and_null_values_in_an_index_match_as_in_mongodb(
+    tmp_path: Path, query: dict[str, Any], sort: list[tuple[str, int]]
+) -> None:
+    documents: list[dict[str, Any]] = [
+        {"_id": "a", "n": -5},
+        {"_id": "b", "n": 0},
+        {"_id": "c", "n": 7},
+        {"_id": "d"},
+        {"_id": "e", "n": None},
+        {"_id": "f", "n": -2.5},
+        {"_id": "g", "n": "text"},
+    ]
+    reference = mongomock.MongoClient()["db"]["c"]
+    reference.create_index([("n", 1), ("_id", 1)])
+    reference.insert_many([dict(d) for d in documents])
+    cursor = reference.find(query)
+    expected = list(cursor.sort(sort) if sort else cursor)
+
+    async def embedded() -> list[dict[str, Any]]:
+        client = EmbeddedClient(tmp_path)
+        try:
+            collection = client["db"]["c"]
+            await collection.create_index([("n", 1), ("_id", 1)])
+            await collection.insert_many([dict(d) for d in documents])
+            found = collection.find(query)
+            return await (found.sort(sort) if sort else found).to_list(None)
+        finally:
+            await client.close()
+
+    found = asyncio.run(embedded())
+    if not sort:
+        expected.sort(key=lambda d: d["_id"])
+        found.sort(key=lambda d: d["_id"])
+    assert found == expected
+    assert found
