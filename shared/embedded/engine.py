@@ -6,11 +6,14 @@ JSON (codec.py). (Files of the first layout, whose collection tables were WITHOU
 tables keyed by `id`, are moved to this one when opened.) Each MongoDB index is a
 table of *entries* — one row per value of its keys in a document, a document with an
 array in an indexed path having one row per element, as MongoDB's multikey indexes
-do — with an SQLite index on the keys and the
-document's `id`, so an entry lookup, a range and an ordered walk are B-tree
-operations of SQLite. A unique index adds SQLite's `UNIQUE` on the keys. The
-`_bdg_indexes` catalogue records every index (and whether it has met an array) so
-that every process opening the file plans with the same indexes.
+do — kept as a WITHOUT ROWID table whose primary key is the entry (the keys, then the
+document's `id`), so an entry lookup, a range and an ordered walk are operations on
+one B-tree of SQLite; a missing or null value is held as `NULL_KEY`. A unique index
+adds SQLite's `UNIQUE` on the keys; a partial index holds entries only for the
+documents meeting its filter. The `_bdg_indexes` catalogue records every index (its
+keys, options, and whether it has met an array) so that every process opening the
+file plans with the same indexes. Files of earlier layouts are moved to this one
+when opened.
 
 Durability: write-ahead log with `synchronous=FULL`, so a write is on disk when its
 call returns and survives a crash or `kill -9` of the process, or of the machine.
@@ -107,8 +110,11 @@ class IndexSpec:
         """Each key path split at its dots (`None` for `_id`, the document's key)."""
         return tuple(None if path == "_id" else tuple(path.split(".")) for path in self.paths)
 
+    def table_name(self, collection: str) -> str:
+        return f"x_{collection}__{self.name}"
+
     def table(self, collection: str) -> str:
-        return quoted(f"x_{collection}__{self.name}")
+        return quoted(self.table_name(collection))
 
     @cached_property
     def columns(self) -> list[str]:
@@ -435,10 +441,10 @@ class SqliteFile:
         pending = set(_rowid_entry_tables(connection))
         for collection, info in self._collections.items():
             for spec in info.indexes:
-                table = spec.table(collection)
-                if table.strip('"') not in pending:
+                if spec.table_name(collection) not in pending:
                     continue
-                former = quoted(f"former_{table.strip(chr(34))}")
+                table = spec.table(collection)
+                former = quoted(f"former_{spec.table_name(collection)}")
                 connection.execute(f"ALTER TABLE {table} RENAME TO {former}")
                 connection.execute(f"DROP INDEX IF EXISTS {quoted(f'i_{collection}__{spec.name}')}")
                 connection.execute(f"DROP INDEX IF EXISTS {quoted(f'u_{collection}__{spec.name}')}")
