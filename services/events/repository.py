@@ -130,6 +130,11 @@ class ActivityRepository:
             _ORDER,
         ):
             await self._collection.create_index(keys)
+        # Earlier versions indexed every activity on these keys (and on `pending_since`,
+        # which no query reads): dropped first, as a MongoDB server before 7.1 refuses a
+        # second index differing only in its filter.
+        for former in ("status_1_pending_on_1", "status_1_pending_since_1"):
+            await drop_former_index(self._collection, former)
         # Pending activities, all or those waiting for some references: a partial index,
         # holding only the few that wait rather than an entry for every activity.
         await self._collection.create_index(
@@ -137,9 +142,6 @@ class ActivityRepository:
             name="pending_on_references",
             partialFilterExpression={"status": Status.PENDING.value},
         )
-        # Earlier versions indexed every activity (and `pending_since`, which no query reads).
-        for former in ("status_1_pending_on_1", "status_1_pending_since_1"):
-            await drop_former_index(self._collection, former)
 
     async def get(self, activity_id: str) -> Document | None:
         """One activity, by its public id, with its version history."""

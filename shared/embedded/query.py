@@ -3,9 +3,9 @@
 The planner reads the filter's predicates that an index can serve — equality, `$in`
 and ranges with scalar operands, on top-level paths or inside `$and` — and picks the
 index whose leading keys they cover best (the primary key for `_id`): equalities on
-a prefix of its keys, then a range on the next. A partial index is a candidate only
-for a filter asking for every equality of its own filter. The SQL walks that index's entries;
-if the remaining keys follow the requested sort, rows come already sorted and a limit
+a prefix of its keys, then a range on the next (a partial index only for a filter
+asking for every equality of its own filter). The SQL walks that index's entries; if
+the remaining keys follow the requested sort, rows come already sorted and a limit
 stops the walk early. A plan is *exact* when its SQL condition is the whole filter
 (every predicate served, operands whose comparison SQLite and MongoDB agree on, type
 bracketing kept by a guard on ranges); otherwise each candidate is checked with

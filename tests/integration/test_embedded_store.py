@@ -12,16 +12,18 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mongomock
 import pytest
 from pymongo import ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.embedded import EmbeddedClient
 from shared.embedded.engine import CollectionInfo, IndexSpec
 from shared.embedded.query import plan
+from shared.outbox import PENDING_FILTER, ensure_outbox_index
 
 DAY = datetime(2023, 10, 12, 7, 30, 15, 123000, tzinfo=UTC)
 SEED: list[dict[str, Any]] = [
@@ -316,7 +318,7 @@ def test_a_store_of_the_first_layout_is_moved_to_the_current_one(tmp_path: Path)
                 'DROP TABLE "entries";'
             )
 
-    async def reopen() -> tuple[list[Any], list[Any], int]:
+    async def reopen() -> tuple[list[Any], list[Any], list[Any], int]:
         client = EmbeddedClient(tmp_path)
         collection = client["db"]["c"]
         try:
@@ -488,3 +490,36 @@ def test_missing_and_null_values_in_an_index_match_as_in_mongodb(
         found.sort(key=lambda d: d["_id"])
     assert found == expected
     assert found
+
+
+def test_the_outbox_index_of_an_earlier_version_is_replaced_at_start(tmp_path: Path) -> None:
+    async def run() -> tuple[dict[str, Any], list[Any], str | None]:
+        client = EmbeddedClient(tmp_path)
+        try:
+            collection = client["db"]["c"]
+            # As an earlier version left it: every document in the index.
+            await collection.create_index(
+                [("_outbox_pending", 1), ("_id", 1)], name="outbox_pending"
+            )
+            await collection.insert_many(
+                [
+                    {"_id": "a", "_outbox": [{"id": "e1"}], "_outbox_pending": True},
+                    {"_id": "b", "_outbox": []},
+                    {"_id": "c", "_outbox": [{"id": "e2"}], "_outbox_pending": True},
+                ]
+            )
+            as_pymongo = cast(AsyncCollection[dict[str, Any]], collection)
+            await ensure_outbox_index(as_pymongo)
+            await ensure_outbox_index(as_pymongo)  # a second start, or a replica beside it
+            pending = await collection.find(PENDING_FILTER, {"_id": 1}).sort("_id", 1).to_list(None)
+            info = client["db"].file.info("c")
+            chosen = plan("c", info, PENDING_FILTER, [("_id", 1)]).index
+            return await collection.index_information(), pending, chosen
+        finally:
+            await client.close()
+
+    indexes, pending, chosen = asyncio.run(run())
+    assert "outbox_pending" not in indexes
+    assert indexes["outbox_pending_only"]["partialFilterExpression"] == {"_outbox_pending": True}
+    assert pending == [{"_id": "a"}, {"_id": "c"}]
+    assert chosen == "outbox_pending_only"
