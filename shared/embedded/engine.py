@@ -12,8 +12,8 @@ one B-tree of SQLite; a missing or null value is held as `NULL_KEY`. A unique in
 adds SQLite's `UNIQUE` on the keys; a partial index holds entries only for the
 documents meeting its filter. The `_bdg_indexes` catalogue records every index (its
 keys, options, and whether it has met an array) so that every process opening the
-file plans with the same indexes. Files of earlier layouts are moved to this one
-when opened.
+file plans with the same indexes. Entry tables of the earlier layout (a rowid table
+and an index on it, NULL for a missing value) are moved to this one when opened.
 
 Durability: write-ahead log with `synchronous=FULL`, so a write is on disk when its
 call returns and survives a crash or `kill -9` of the process, or of the machine.
