@@ -23,18 +23,17 @@ Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 # MongoDB's code for a duplicate key: the one write error that means "already there".
 DUPLICATE_KEY = 11000
-INDEX_NOT_FOUND = 27
+# What dropping an index answers when it, or its collection, is not there.
+_NOTHING_TO_DROP = frozenset({26, 27})  # NamespaceNotFound, IndexNotFound
 
 
 async def drop_former_index(collection: AsyncCollection[Document], name: str) -> None:
     """Drop an index an earlier version created and this one replaced, if it is still
     there (another process starting beside this one may have dropped it already)."""
-    if name not in await collection.index_information():
-        return
     try:
         await collection.drop_index(name)
     except OperationFailure as exc:
-        if exc.code != INDEX_NOT_FOUND:
+        if exc.code not in _NOTHING_TO_DROP:
             raise
 
 

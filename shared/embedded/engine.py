@@ -36,7 +36,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -240,27 +240,40 @@ def _create_entry_table(connection: sqlite3.Connection, collection: str, spec: I
         )
 
 
-def _rowid_entry_tables(connection: sqlite3.Connection) -> list[str]:
-    """Entry tables of earlier layouts (a rowid table with an index, NULL for a missing
-    value), still to be moved to the current one."""
+def _earlier_tables(connection: sqlite3.Connection, prefix: str, without_rowid: bool) -> list[str]:
+    """Tables named `prefix…` still in an earlier layout, to be moved to the current one:
+    collection tables (`c_`) that are WITHOUT ROWID tables keyed by `id` (the first
+    layout), entry tables (`x_`) that are rowid tables with an index, NULL for a
+    missing value."""
     return [
         name
         for (name,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x\\_%' "
-            "ESCAPE '\\' AND sql NOT LIKE '%WITHOUT ROWID%'"
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\\' "
+            f"AND sql {'' if without_rowid else 'NOT '}LIKE '%WITHOUT ROWID%'",
+            (prefix.replace("_", "\\_") + "%",),
         )
     ]
 
 
 def _keyed_tables(connection: sqlite3.Connection) -> list[str]:
-    """Collection tables of the first layout, still to be moved to the current one."""
-    return [
-        name
-        for (name,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'c\\_%' "
-            "ESCAPE '\\' AND sql LIKE '%WITHOUT ROWID%'"
-        )
-    ]
+    return _earlier_tables(connection, _TABLE_PREFIX, without_rowid=True)
+
+
+def _rowid_entry_tables(connection: sqlite3.Connection) -> list[str]:
+    return _earlier_tables(connection, "x_", without_rowid=False)
+
+
+def _rebuild(
+    connection: sqlite3.Connection, name: str, create: Callable[[], None], columns: str
+) -> None:
+    """Move a table's rows into a new layout: the table is renamed, `create()` makes
+    its successor under the name, `columns` (SQL over the former table) fill it."""
+    former = quoted(f"former_{name}")
+    connection.execute(f"ALTER TABLE {quoted(name)} RENAME TO {former}")
+    create()
+    # OR IGNORE: two entries that only differed by a NULL and minus infinity are one now.
+    connection.execute(f"INSERT OR IGNORE INTO {quoted(name)} SELECT {columns} FROM {former}")
+    connection.execute(f"DROP TABLE {former}")
 
 
 def _catalogue_has_partial(connection: sqlite3.Connection) -> bool:
@@ -396,7 +409,7 @@ class SqliteFile:
             )
         ]
         indexes: dict[str, list[IndexSpec]] = {}
-        for collection, name, keys, unique, multikey, partial in connection.execute(
+        for collection, name, keys, unique, multikey, equalities in connection.execute(
             f"SELECT collection, name, keys, is_unique, multikey, partial FROM {CATALOGUE} "
             "ORDER BY name"
         ):
@@ -405,7 +418,7 @@ class SqliteFile:
                 tuple((p, int(d)) for p, d in json.loads(keys)),
                 bool(unique),
                 bool(multikey),
-                tuple((p, v) for p, v in json.loads(partial)),
+                tuple((p, v) for p, v in json.loads(equalities)),
             )
             indexes.setdefault(collection, []).append(spec)
         with self._lock:
@@ -426,13 +439,12 @@ class SqliteFile:
         WITHOUT ROWID table keyed by `id`) into the current one, in one transaction."""
         for table in _keyed_tables(connection):
             collection = table[len(_TABLE_PREFIX) :]
-            former = quoted(f"former_{table}")
-            connection.execute(f"ALTER TABLE {quoted(table)} RENAME TO {former}")
-            _create_collection_table(connection, quoted(table), collection)
-            connection.execute(
-                f"INSERT INTO {quoted(table)} (id, doc) SELECT id, doc FROM {former} ORDER BY id"
+            _rebuild(
+                connection,
+                table,
+                partial(_create_collection_table, connection, quoted(table), collection),
+                "id, doc",
             )
-            connection.execute(f"DROP TABLE {former}")
         self._refresh(connection)
 
     def _upgrade_entry_tables(self, connection: sqlite3.Connection) -> None:
@@ -443,15 +455,16 @@ class SqliteFile:
             for spec in info.indexes:
                 if spec.table_name(collection) not in pending:
                     continue
-                table = spec.table(collection)
-                former = quoted(f"former_{spec.table_name(collection)}")
-                connection.execute(f"ALTER TABLE {table} RENAME TO {former}")
-                connection.execute(f"DROP INDEX IF EXISTS {quoted(f'i_{collection}__{spec.name}')}")
-                connection.execute(f"DROP INDEX IF EXISTS {quoted(f'u_{collection}__{spec.name}')}")
-                _create_entry_table(connection, collection, spec)
-                keys = ", ".join(f"coalesce({c}, {NULL_KEY_SQL})" for c in spec.columns)
-                connection.execute(f"INSERT OR IGNORE INTO {table} SELECT {keys}, id FROM {former}")
-                connection.execute(f"DROP TABLE {former}")
+                # The former table's indexes go with it; their names are free again.
+                for kind in ("i", "u"):
+                    index = quoted(f"{kind}_{collection}__{spec.name}")
+                    connection.execute(f"DROP INDEX IF EXISTS {index}")
+                _rebuild(
+                    connection,
+                    spec.table_name(collection),
+                    partial(_create_entry_table, connection, collection, spec),
+                    ", ".join(f"coalesce({c}, {NULL_KEY_SQL})" for c in spec.columns) + ", id",
+                )
         self._refresh(connection)
 
     def create_index(
