@@ -126,7 +126,9 @@ class _Tagger:
         return text
 
 
-def dumps(document: dict[str, Any]) -> str:
+def dumps(document: Any) -> str:
+    """The stored text of a document (or of any one value: a field's, for SQLite's JSON
+    functions to put in place)."""
     tagger = _Tagger()
     try:
         encoded = orjson.dumps(document, default=tagger, option=_FAST_OPTIONS)
@@ -159,6 +161,17 @@ def loads(text: str) -> dict[str, Any]:
         for value in nested:
             decode_in_place(value)
     return document
+
+
+def loads_value(text: str) -> Any:
+    """One value from its JSON text (a field SQLite extracted with `->`)."""
+    value = orjson.loads(text)
+    if TAG not in text:
+        return value
+    if isinstance(value, str):
+        return _decode_string(value)
+    decode_in_place(value)
+    return value
 
 
 def key_of(value: Any) -> Any:

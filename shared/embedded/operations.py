@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from shared.embedded import codec
+from shared.embedded import codec, patches
 from shared.embedded.engine import IndexSpec, SqliteFile, entries, table_of
-from shared.embedded.query import Plan, plan, project
+from shared.embedded.query import JSON_ARROW, Plan, plain_field, plan, project
 from shared.embedded.semantics import matches, run_pipeline, sort_key
 from shared.embedded.updates import apply_update, replacement, upserted, working_copy
 
@@ -51,13 +51,17 @@ def _key_at(path: str, document: Document) -> Any:
 class Row(NamedTuple):
     key: Any
     document: Document
-    text: str  # as stored
 
 
 def select(
-    store: SqliteFile, connection: sqlite3.Connection, collection: str, find: Find
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    find: Find,
+    fields: Sequence[str] | None = None,
 ) -> list[Row]:
-    """`(key, document)` pairs matching `find`, sorted, skipped and limited, unprojected.
+    """`(key, document)` pairs matching `find`, sorted, skipped and limited, unprojected
+    (`fields`: only those top-level fields of each document, read by SQLite).
 
     Rows are read lazily: when they come in the requested order, the walk stops as soon
     as the limit is reached, so its cost follows the answer, not the collection."""
@@ -68,15 +72,22 @@ def select(
     wanted = find.skip + find.limit if find.limit and chosen.ordered else None
     seen: set[Any] = set()
     found: list[Row] = []
-    for key, text in connection.execute(chosen.select, chosen.params):
+    for key, *texts in connection.execute(chosen.selecting(fields), chosen.params):
         if chosen.may_repeat:
             if key in seen:
                 continue
             seen.add(key)
-        document = codec.loads(text)
+        if fields is None:
+            document = codec.loads(texts[0])
+        else:
+            document = {
+                name: codec.loads_value(text)
+                for name, text in zip(fields, texts, strict=True)
+                if text is not None
+            }
         if chosen.residual is not None and not matches(chosen.residual, document):
             continue
-        found.append(Row(key, document, text))
+        found.append(Row(key, document))
         if wanted is not None and len(found) >= wanted:
             break
     if find.sort and not chosen.ordered:
@@ -87,9 +98,34 @@ def select(
     return found[find.skip : end]
 
 
+def _fields_read(spec: Find) -> list[str] | None:
+    """The top-level fields a find needs, when its projection names only some and
+    SQLite can read them alone: those it includes, and those its filter (what the index
+    leaves to check) and its sort are on. None to read whole documents."""
+    projection = spec.projection
+    if not JSON_ARROW or not projection or not all(projection.values()):
+        return None
+    if not all(plain_field(path) for path in projection):
+        return None
+    paths = [*projection, *(path for path, _ in spec.sort)]
+    for path in spec.query or {}:
+        paths.append(path)
+    roots = {"_id": None} | {str(path).split(".", 1)[0]: None for path in paths}
+    return list(roots) if all(plain_field(root) for root in roots) else None
+
+
 def find(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, spec: Find
 ) -> list[Document]:
+    fields = _fields_read(spec)
+    if fields is not None:
+        try:
+            rows = select(store, connection, collection, spec, fields)
+        except sqlite3.OperationalError as exc:
+            if "malformed JSON" not in str(exc):
+                raise
+        else:
+            return [project(row.document, spec.projection) for row in rows]
     return [
         project(row.document, spec.projection)
         for row in select(store, connection, collection, spec)
@@ -275,9 +311,14 @@ def update(
     """`targets`: the documents `query` selects, when the caller has read them."""
     store.ensure_table(connection, collection)
     outcome = Outcome()
+    patch = None if targets is not None or many or replace else patches.patch_of(query, change)
+    if patch is not None:
+        [applied] = patches.apply(store, connection, collection, [patch])
+        if applied is not None and (applied.matched or not upsert):
+            return Outcome(int(applied.matched), int(applied.modified))
     if targets is None:
         targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
-    for key, document, _text in targets:
+    for key, document in targets:
         if replace:
             new = replacement(document, change)
         else:
@@ -438,10 +479,16 @@ def bulk_write(
     """Apply `ops` in order; write errors are returned, to be raised after the commit."""
     ops = list(ops)
     counts = _bulk_result()
-    read = _read_targets(store, connection, collection, ops)
+    applied = _patched(store, connection, collection, ops)
+    left = [op for op, done in zip(ops, applied, strict=True) if done is None]
+    read = _read_targets(store, connection, collection, left)
     for index, op in enumerate(ops):
         try:
-            if op.kind == "insert":
+            done = applied[index]
+            if done is not None:
+                counts["nMatched"] += int(done.matched)
+                counts["nModified"] += int(done.modified)
+            elif op.kind == "insert":
                 document = op.document if isinstance(op.document, dict) else dict(op.document)
                 insert(store, connection, collection, document)
                 counts["nInserted"] += 1
@@ -474,11 +521,29 @@ def bulk_write(
 _READ_CHUNK = 500
 
 
+def _patched(
+    store: SqliteFile, connection: sqlite3.Connection, collection: str, ops: list[BulkOp]
+) -> list[patches.Applied | None]:
+    """For a bulk of updates each aimed at its own `_id` (the outbox relay marking what
+    it published), what applying them as patches did; None for each op left to the
+    general path (all of them for any other bulk)."""
+    found = [
+        patches.patch_of(op.query, op.document)
+        if op.kind == "update" and not op.many and not op.upsert
+        else None
+        for op in ops
+    ]
+    keys = [patch.key for patch in found if patch is not None]
+    if len(keys) < len(ops) or len(set(keys)) != len(keys):
+        return [None] * len(ops)
+    return patches.apply(store, connection, collection, [p for p in found if p is not None])
+
+
 def _read_targets(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, ops: list[BulkOp]
 ) -> Callable[[BulkOp], list[Row]] | None:
-    """For a bulk of updates each aimed at its own `_id` (the outbox relay marking what
-    it published, the revisions of a batch), every targeted document read in one pass
+    """For a bulk of updates each aimed at its own `_id` (the revisions of a batch, the
+    updates no patch could decide), every targeted document read in one pass
     instead of one query per update; `None` for any other bulk. No update can change
     another's document, so reading them first selects what reading each in turn would.
     """
@@ -500,7 +565,7 @@ def _read_targets(
         for key, text in connection.execute(
             f"SELECT id, doc FROM {table} WHERE id IN ({marks})", chunk
         ):
-            rows[key] = Row(key, codec.loads(text), text)
+            rows[key] = Row(key, codec.loads(text))
     by_op = dict(zip(map(id, ops), keys, strict=True))
 
     def targets(op: BulkOp) -> list[Row]:

@@ -15,6 +15,8 @@ repositories' query shapes (tests/unit/test_query_shapes.py) fails for it.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,7 +51,8 @@ class Predicates:
 class Plan:
     """SQL selecting `(id, doc)` candidates; `index` names what serves it."""
 
-    select: str
+    source: str  # what follows FROM: the tables, the conditions and the order
+    table_alias: str  # how the source names the collection's table ("" or "t.")
     count: str
     params: tuple[Any, ...]
     index: str | None  # an index name, "_id_" for the primary key, None for a scan
@@ -59,6 +62,27 @@ class Plan:
     residual: dict[str, Any] | None
     ordered: bool
     may_repeat: bool  # a document can appear once per matching array element
+
+    @property
+    def select(self) -> str:
+        return self.selecting()
+
+    def selecting(self, fields: Sequence[str] | None = None) -> str:
+        """The SQL selecting `id` and the stored document, or only the JSON text of
+        some of its top-level fields (plain names: see `plain_field`), each NULL where
+        missing."""
+        doc = f"{self.table_alias}doc"
+        columns = doc if fields is None else ", ".join(f"{doc} -> '$.{f}'" for f in fields)
+        return f"SELECT {self.table_alias}id, {columns} FROM {self.source}"
+
+
+JSON_ARROW = sqlite3.sqlite_version_info >= (3, 38, 0)  # SQLite's `->`, used where it can
+_PLAIN_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def plain_field(name: Any) -> bool:
+    """A top-level field name a JSON path names as it is (`$.name`)."""
+    return isinstance(name, str) and _PLAIN_FIELD.fullmatch(name) is not None
 
 
 def _scalar(value: Any) -> bool:
@@ -214,7 +238,8 @@ def plan(
     if any(p.operator in ("$eq", "$in") for p in id_preds):
         where = " WHERE " + " AND ".join(id_sql)
         return Plan(
-            f"SELECT id, doc FROM {table}{where}{id_order if by_id_order else ''}",
+            f"{table}{where}{id_order if by_id_order else ''}",
+            "",
             f"SELECT COUNT(*) FROM {table}{where}",
             tuple(id_params),
             "_id_",
@@ -236,7 +261,8 @@ def plan(
         # No index: the primary key serves a range on `_id`, or the whole table is read.
         where = " WHERE " + " AND ".join(id_sql) if id_sql else ""
         return Plan(
-            f"SELECT id, doc FROM {table}{where}{id_order if by_id_order else ''}",
+            f"{table}{where}{id_order if by_id_order else ''}",
+            "",
             f"SELECT COUNT(*) FROM {table}{where}",
             tuple(id_params),
             "_id_" if id_sql else None,
@@ -270,8 +296,8 @@ def plan(
         )
     where = " AND ".join(sql)
     return Plan(
-        f"SELECT t.id, t.doc FROM {entries} AS x JOIN {table} AS t ON t.id = x.id "
-        f"WHERE {where}{order}",
+        f"{entries} AS x JOIN {table} AS t ON t.id = x.id WHERE {where}{order}",
+        "t.",
         f"SELECT COUNT(DISTINCT x.id) FROM {entries} AS x WHERE {where}",
         tuple(params),
         spec.name,

@@ -126,6 +126,13 @@ def _read(query: dict[str, Any], **options: Any) -> Callable[[Any, bool], Any]:
         ({"$or": [{"pending": None}, {"female": {"$lt": 2}}]}, {"sort": [("_id", 1)]}),
         ({"_outbox.0": {"$exists": True}}, {"projection": {"_outbox": 1}}),
         ({"status": {"$ne": "active"}, "on": {"$gt": "2023-06"}}, {}),
+        # Projections of some top-level fields: SQLite reads those, and what the filter
+        # left to check and the sort need, alone.
+        (
+            {"status": "active", "female": {"$gt": 3}},
+            {"projection": {"female": 1, "at": 1}, "sort": [("on", -1), ("_id", 1)], "limit": 5},
+        ),
+        ({"lineage": "vn63:186", "v34.s": 0.4}, {"projection": {"unit_id": 1, "_id": 1}}),
     ],
 )
 def test_reads_match(tmp_path: Path, query: dict[str, Any], options: dict[str, Any]) -> None:
@@ -513,3 +520,137 @@ def test_the_outbox_index_of_an_earlier_version_is_replaced_at_start(tmp_path: P
     assert indexes["outbox_pending_only"]["partialFilterExpression"] == {"_outbox_pending": True}
     assert pending == [{"_id": "a"}, {"_id": "c"}]
     assert chosen == "outbox_pending_only"
+
+
+# Updates each aimed at its own `_id`, all `$set`/`$unset` of top-level fields: applied
+# by SQLite on the stored text (patches.py) where the filter's text decides, else by the
+# general path. Named by what each one checks.
+PATCHES = {
+    "guard held, index entries moved": UpdateOne(
+        {"_id": "act-000", "_outbox": [{"id": "e0"}]},
+        {"$set": {"_outbox": []}, "$unset": {"pending": ""}},
+    ),
+    "guard missed": UpdateOne(
+        {"_id": "act-004", "_outbox": [{"id": "other"}]}, {"$set": {"_outbox": []}}
+    ),
+    "not there": UpdateOne({"_id": "act-999"}, {"$set": {"female": 1}}),
+    "equal value, other text": UpdateOne(
+        {"_id": "act-002", "revision": 3.0}, {"$set": {"title": "bằng nhau"}}
+    ),
+    "field added last": UpdateOne(
+        {"_id": "act-005", "unit_id": "vn34:06415"}, {"$set": {"title": "mới", "on": "2024-02-01"}}
+    ),
+    "nothing to unset": UpdateOne({"_id": "act-009"}, {"$unset": {"title": ""}}),
+    "same value": UpdateOne({"_id": "act-006", "status": "active"}, {"$set": {"status": "active"}}),
+    "same value, other text": UpdateOne({"_id": "act-003"}, {"$set": {"revision": 1.0}}),
+    "array index moved": UpdateOne(
+        {"_id": "act-007", "v34": SEED[7]["v34"]},
+        {"$set": {"lineage": ["vn34:06415", "vn34:20", "vn"], "at": DAY.replace(year=2024)}},
+    ),
+}
+
+
+def test_updates_applied_to_the_stored_text_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.embedded import patches
+
+    decided: list[bool] = []
+    apply = patches.apply
+
+    def recording(*args: Any) -> list[Any]:
+        outcomes = apply(*args)
+        decided.extend(outcome is not None for outcome in outcomes)
+        return outcomes
+
+    monkeypatch.setattr(patches, "apply", recording)
+    requests = list(PATCHES.values())
+    touched = sorted({request._filter["_id"] for request in requests})
+
+    def check(collection: Any, is_async: bool) -> Any:
+        async def run() -> Any:
+            if is_async:
+                outcome = await collection.bulk_write(requests, ordered=True)
+                counts = (outcome.matched_count, outcome.modified_count)
+            else:
+                counts = (0, 0)
+                for request in requests:
+                    one = collection.update_one(request._filter, request._doc)
+                    counts = (counts[0] + one.matched_count, counts[1] + one.modified_count)
+            reads = [
+                ({"_id": {"$in": touched}}, None),
+                ({"pending": True}, {"_id": 1}),
+                ({"lineage": "vn34:20"}, {"_id": 1}),
+                ({"unit_id": "vn34:06415", "on": {"$gte": "2024-01-01"}}, {"_id": 1}),
+                ({"at": {"$gt": DAY}}, {"_id": 1}),
+            ]
+            found = []
+            for query, projection in reads:
+                cursor = collection.find(query, projection)
+                listed = await cursor.to_list(None) if is_async else list(cursor)
+                found.append(sorted(listed, key=str))
+            return counts, found, [list(document) for document in found[0]]
+
+        if is_async:
+            return run()
+        return asyncio.run(run())
+
+    expected, found = _both(tmp_path, check)
+    assert found == expected  # counts, documents, index reads, field order
+    assert expected[0] == (7, 4)
+    # Decided on the stored text, but for the filters whose text differs from the
+    # stored one (a guard that missed, an equal value written otherwise), which went the
+    # general way (the recording sees the embedded store's run only).
+    general = {"guard missed", "equal value, other text"}
+    assert decided == [name not in general for name in PATCHES]
+
+
+def test_a_document_sqlite_cannot_read_as_json_is_read_and_updated_the_general_way(
+    tmp_path: Path,
+) -> None:
+    """Stores written before NaN was stored as null hold `NaN`, which SQLite's JSON
+    functions refuse: such a document is read (with a projection: only some fields would
+    be read by SQLite) and updated as any other."""
+
+    async def run() -> list[Any]:
+        client, collection = await _seeded_store(tmp_path, SEED[:3])
+        with sqlite3.connect(tmp_path / "db.sqlite3") as raw:
+            raw.execute(
+                "UPDATE c_c SET doc = replace(doc, '\"female\":1,', '\"female\":NaN,') "
+                "WHERE id = 'act-001'"
+            )
+        try:
+            before = await collection.find_one({"_id": "act-001"}, {"female": 1})
+            outcome = await collection.bulk_write(
+                [
+                    UpdateOne({"_id": "act-000", "revision": 1}, {"$set": {"title": "a"}}),
+                    UpdateOne({"_id": "act-001", "revision": 2}, {"$set": {"title": "b"}}),
+                ]
+            )
+            found = await collection.find({}, {"title": 1, "female": 1}).to_list(None)
+            return [before, outcome.modified_count, found]
+        finally:
+            await client.close()
+
+    before, modified, found = asyncio.run(run())
+    assert before["female"] != before["female"]  # NaN, as the earlier version stored it
+    assert modified == 2
+    assert [document.get("title") for document in found] == ["a", "b", None]
+    assert found[1]["female"] is None  # written again: NaN is now stored as null
+
+
+def test_what_sqlite_reads_for_a_projection() -> None:
+    from shared.embedded.operations import Find, _fields_read
+
+    # The relay's read: the outbox, and the marker the filter may leave to check.
+    relay = Find(PENDING_FILTER, {"_outbox": 1}, [("_id", 1)])
+    assert _fields_read(relay) == ["_id", "_outbox", "_outbox_pending"]
+    assert _fields_read(Find({"a.b": 1}, {"c": 1}, [("d", -1)])) == ["_id", "c", "d", "a"]
+    # Whole documents: no projection, an exclusion, a dotted path, an operator filter.
+    for find in (
+        Find({"a": 1}),
+        Find({"a": 1}, {"b": 0}),
+        Find({"a": 1}, {"b.c": 1}),
+        Find({"$or": [{"a": 1}, {"b": 2}]}, {"a": 1}),
+    ):
+        assert _fields_read(find) is None
