@@ -201,14 +201,16 @@ def _coverage(spec: IndexSpec, found: Predicates) -> tuple[int, int]:
     return equal, 0
 
 
+def _same_equality(predicate: Predicate, wanted: Any) -> bool:
+    operand = predicate.operand
+    return predicate.operator == "$eq" and type(operand) is type(wanted) and operand == wanted
+
+
 def _implies(found: Predicates, spec: IndexSpec) -> bool:
     """Whether the filter asks for every equality of a partial index's filter, so that
     every document it can match has entries in that index (MongoDB's rule too)."""
     return all(
-        any(
-            p.operator == "$eq" and type(p.operand) is type(wanted) and p.operand == wanted
-            for p in found.by_path.get(path, [])
-        )
+        any(_same_equality(p, wanted) for p in found.by_path.get(path, []))
         for path, wanted in spec.partial
     )
 
@@ -287,6 +289,13 @@ def plan(
             params.extend(more_params)
             if path_exact:
                 decided.add(path)
+    # A partial index holds exactly the documents meeting its filter (MongoDB's
+    # equality, arrays included): the filter's same equalities need no second look.
+    decided |= {
+        path
+        for path, wanted in spec.partial
+        if all(_same_equality(p, wanted) for p in found.by_path.get(path, []))
+    }
     direction = _sorts_like(spec, equal, sort)
     order = ""
     if direction:
