@@ -5,9 +5,10 @@ reporting service as processes, gives them a few units, a programme and a club t
 `REGISTRY` as the registry would, then posts batches of 1,000 new activities to
 `POST /v1/activities:batch` one after another, as a province's system would. It
 prints the sustained rate, the rate of the first and of the last 10,000 activities
-(ingestion must not slow down as data grows), how long after the last batch every
-`recorded` event is on `ACTIVITIES`, and how long until reporting counts all of them;
-then it sends the same batches again (nothing changes: the idempotent path).
+(ingestion must not slow down as data grows), each service's CPU in each 10,000, how
+long after the last batch every `recorded` event is on `ACTIVITIES`, and how long
+until reporting counts all of them; then it sends the same batches again (nothing
+changes: the idempotent path).
 
 It runs once per engine and prints them side by side: the embedded store (always), and
 MongoDB when `BDG_MONGODB_URL` is set. 100,000 activities by default on the embedded
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -210,12 +212,18 @@ async def stream_messages(nats_url: str, stream: str) -> int:
 
 
 async def post_batches(
-    client: httpx.AsyncClient, batches: list[bytes], expect: str
+    client: httpx.AsyncClient,
+    batches: list[bytes],
+    expect: str,
+    every: tuple[int, Callable[[], None]] | None = None,
 ) -> tuple[float, list[float]]:
-    """Post the batches one after another; returns the total time and each batch's."""
+    """Post the batches one after another; returns the total time and each batch's.
+    `every`: (n, call) to call after each n batches."""
     latencies: list[float] = []
     started = time.perf_counter()
-    for body in batches:
+    for number, body in enumerate(batches, 1):
+        if every is not None and number > 1 and (number - 1) % every[0] == 0:
+            every[1]()
         sent = time.perf_counter()
         response = await client.post(
             "/v1/activities:batch", content=body, headers={"Content-Type": "application/json"}
@@ -271,10 +279,18 @@ class Result:
     again_seconds: float
     # CPU seconds each process used from the first batch until reporting counted all.
     cpu: dict[str, float | None]
+    # Each process's CPU seconds as each 10,000 activities went in (the last window
+    # ends when reporting counted all).
+    cpu_windows: list[dict[str, float | None]]
 
     def cpu_per_thousand(self, name: str) -> str:
         used = self.cpu.get(name)
         return "-" if used is None else f"{used * 1000 / self.total * 1000:,.0f}"
+
+    def cpu_in_windows(self, name: str) -> str:
+        """CPU ms per 1,000 activities a process used in each 10,000 in turn."""
+        spent = [window.get(name) for window in self.cpu_windows]
+        return " ".join("-" if used is None else f"{used * 100:,.0f}" for used in spent)
 
     def windows(self, size: int) -> str:
         """Activities/s of each 10,000 activities in turn."""
@@ -346,7 +362,11 @@ async def measure(
         ]
         total = batches * size
         cpu_before = cpu_of(pids)
-        seconds, latencies = await post_batches(client, bodies, "created")
+        marks = [cpu_before]
+        per = max(10_000 // size, 1)
+        seconds, latencies = await post_batches(
+            client, bodies, "created", (per, lambda: marks.append(cpu_of(pids)))
+        )
         answered = time.perf_counter()
 
         async def all_published() -> bool:
@@ -362,10 +382,17 @@ async def measure(
         counted_after = time.perf_counter() - answered
         cpu_after = cpu_of(pids)
         cpu = {name: used_between(cpu_before[name], cpu_after[name]) for name in pids}
+        marks.append(cpu_after)
+        windows = [
+            {name: used_between(before[name], after[name]) for name in pids}
+            for before, after in itertools.pairwise(marks)
+        ]
         if await counted(figures, admin) != total:
             raise SystemExit("reporting counts more activities than were written")
         again, _ = await post_batches(client, bodies, "unchanged")
-    return Result(engine, total, seconds, latencies, published_after, counted_after, again, cpu)
+    return Result(
+        engine, total, seconds, latencies, published_after, counted_after, again, cpu, windows
+    )
 
 
 def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result:
@@ -464,6 +491,10 @@ def report(results: list[Result], size: int) -> None:
     rows += [
         (f"CPU ms per 1,000 activities, {name}", partial(cpu_column, name=name))
         for name in ("events", "reporting", "NATS", "this client")
+    ]
+    rows += [
+        (f"the same in each 10,000, {name}", partial(Result.cpu_in_windows, name=name))
+        for name in ("events", "reporting")
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'':{width}}  " + "  ".join(f"{r.engine:>14}" for r in results))

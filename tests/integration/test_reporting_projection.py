@@ -173,3 +173,33 @@ async def test_a_rebuild_failed_by_nats_for_a_moment_starts_again_and_finishes(
         rebuild, _ = await eventually(finished, timeout=30)
         assert (rebuild["status"], rebuild["restarts"], failures) == ("completed", 1, [1])
         assert await all_figures(client) == before
+
+
+async def test_the_pending_facts_index_of_an_earlier_version_is_replaced_at_start(
+    mongo: MongoBackend,
+) -> None:
+    """Earlier versions indexed every fact on `pending`; now only the pending ones are.
+    A generation indexed the earlier way gets the new index at start, and the facts
+    still waiting for their unit are found through it."""
+    handle = MongoHandle(
+        mongo.url, f"test_projection_{uuid.uuid4().hex[:8]}", "tests", data_dir=mongo.data_dir
+    )
+    try:
+        models = ReadModels(handle.db, "g1")
+        await models.facts.create_index("pending")  # as an earlier version left it
+        await models.facts.insert_many(
+            [
+                {"_id": "a", "version": 1, "unit_id": "vn63:99999", "pending": True},
+                {"_id": "b", "version": 1, "unit_id": "vn63:06433", "pending": False},
+                {"_id": "c", "version": 2, "unit_id": "vn63:99998", "pending": True},
+            ]
+        )
+        await models.create_indexes()
+        await models.create_indexes()  # a second start, or a replica beside it
+        indexes = await models.facts.index_information()
+        waiting = sorted(fact["_id"] for fact in await models.facts_to_place([]))
+    finally:
+        await handle.close()
+    assert "pending_1" not in indexes
+    assert indexes["pending_facts"]["partialFilterExpression"] == {"pending": True}
+    assert waiting == ["a", "c"]
