@@ -34,7 +34,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
@@ -62,6 +62,31 @@ def quoted(name: str) -> str:
 
 def table_of(collection: str) -> str:
     return quoted(_TABLE_PREFIX + collection)
+
+
+KEYS_PER_READ = 500  # keys in one `id IN (...)` list
+
+
+def key_named(query: Mapping[str, Any]) -> Any:
+    """The key column value of the one document a filter names by its `_id` (a string
+    or a number), else None."""
+    target = query.get("_id")
+    if isinstance(target, bool) or not isinstance(target, (str, int, float)):
+        return None
+    return codec.key_of(target)
+
+
+def rows_of_keys(
+    connection: sqlite3.Connection, collection: str, columns: str, keys: Sequence[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """`(id, *columns)` of the stored documents with these keys, read a chunk at a time."""
+    table = table_of(collection)
+    for start in range(0, len(keys), KEYS_PER_READ):
+        chunk = keys[start : start + KEYS_PER_READ]
+        marks = ", ".join("?" for _ in chunk)
+        yield from connection.execute(
+            f"SELECT id, {columns} FROM {table} WHERE id IN ({marks})", chunk
+        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.embedded import codec, patches
-from shared.embedded.engine import IndexSpec, SqliteFile, entries, table_of
+from shared.embedded.engine import (
+    IndexSpec,
+    SqliteFile,
+    entries,
+    key_named,
+    rows_of_keys,
+    table_of,
+)
 from shared.embedded.query import JSON_ARROW, Plan, plain_field, plan, project
 from shared.embedded.semantics import matches, run_pipeline, sort_key
 from shared.embedded.updates import apply_update, replacement, upserted, working_copy
@@ -518,9 +525,6 @@ def bulk_write(
     return counts, BulkWriteError(counts) if counts["writeErrors"] else None
 
 
-_READ_CHUNK = 500
-
-
 def _patched(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, ops: list[BulkOp]
 ) -> list[patches.Applied | None]:
@@ -549,23 +553,16 @@ def _read_targets(
     """
     keys: list[Any] = []
     for op in ops:
-        target = op.query.get("_id")
-        if op.kind not in ("update", "replace") or op.many or op.upsert:
+        key = key_named(op.query)
+        if op.kind not in ("update", "replace") or op.many or op.upsert or key is None:
             return None
-        if isinstance(target, bool) or not isinstance(target, (str, int, float)):
-            return None
-        keys.append(codec.key_of(target))
+        keys.append(key)
     if not store.info(collection).exists or len(set(keys)) != len(keys):
         return None
-    table = table_of(collection)
-    rows: dict[Any, Row] = {}
-    for start in range(0, len(keys), _READ_CHUNK):
-        chunk = keys[start : start + _READ_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        for key, text in connection.execute(
-            f"SELECT id, doc FROM {table} WHERE id IN ({marks})", chunk
-        ):
-            rows[key] = Row(key, codec.loads(text))
+    rows = {
+        key: Row(key, codec.loads(text))
+        for key, text in rows_of_keys(connection, collection, "doc", keys)
+    }
     by_op = dict(zip(map(id, ops), keys, strict=True))
 
     def targets(op: BulkOp) -> list[Row]:

@@ -29,11 +29,17 @@ from typing import Any
 from bson.errors import InvalidDocument
 
 from shared.embedded import codec
-from shared.embedded.engine import IndexSpec, SqliteFile, entries, table_of
+from shared.embedded.engine import (
+    IndexSpec,
+    SqliteFile,
+    entries,
+    key_named,
+    rows_of_keys,
+    table_of,
+)
 from shared.embedded.query import JSON_ARROW, plain_field
 
 _EMPTY = ("[]", "{}")  # the only texts of an empty array and an empty document
-_READ_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,8 @@ def _text(value: Any) -> str | None:
 
 def patch_of(query: Mapping[str, Any], change: Mapping[str, Any]) -> Patch | None:
     """The patch an update amounts to, or None when it needs the general path."""
-    target = query.get("_id")
-    if isinstance(target, bool) or not isinstance(target, (str, int, float)):
+    key = key_named(query)
+    if key is None:
         return None
     if not change or not set(change) <= {"$set", "$unset"}:
         return None
@@ -102,7 +108,7 @@ def patch_of(query: Mapping[str, Any], change: Mapping[str, Any]) -> Patch | Non
     if any(text is None for _, text in sets):
         return None
     return Patch(
-        codec.key_of(target),
+        key,
         tuple(conditions),
         tuple((name, text) for name, text in sets if text is not None),
         tuple(unsets_of),
@@ -136,18 +142,16 @@ def apply(
         groups.setdefault(tuple(sorted(names)), []).append(position)
     try:
         for wanted, positions in groups.items():
-            for start in range(0, len(positions), _READ_CHUNK):
-                chunk = positions[start : start + _READ_CHUNK]
-                fields = _read(connection, collection, wanted, [patches[p].key for p in chunk])
-                for position in chunk:
-                    found = fields.get(patches[position].key)
-                    outcomes[position] = (
-                        Applied(False, False)
-                        if found is None
-                        else _apply_one(
-                            store, connection, collection, patches[position], moved[position], found
-                        )
+            fields = _read(connection, collection, wanted, [patches[p].key for p in positions])
+            for position in positions:
+                found = fields.get(patches[position].key)
+                outcomes[position] = (
+                    Applied(False, False)
+                    if found is None
+                    else _apply_one(
+                        store, connection, collection, patches[position], moved[position], found
                     )
+                )
     except sqlite3.OperationalError as exc:
         if "malformed JSON" not in str(exc):
             raise
@@ -160,11 +164,10 @@ def _read(
 ) -> dict[Any, dict[str, str | None]]:
     """For each key found: the stored text of each named field (None where missing)."""
     columns = ", ".join(f"doc -> '$.{name}'" for name in names)
-    marks = ", ".join("?" for _ in keys)
-    rows = connection.execute(
-        f"SELECT id, {columns} FROM {table_of(collection)} WHERE id IN ({marks})", keys
-    )
-    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
+    return {
+        row[0]: dict(zip(names, row[1:], strict=True))
+        for row in rows_of_keys(connection, collection, columns, keys)
+    }
 
 
 def _apply_one(
