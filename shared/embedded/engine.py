@@ -54,6 +54,11 @@ _TABLE_PREFIX = "c_"
 NULL_KEY = float("-inf")
 NULL_KEY_SQL = "-9e999"
 _BUSY_TIMEOUT_MS = 30_000
+# Pages the log may hold before a commit copies them into the file (SQLite's default
+# is 1,000, 4 MB). A page written by several commits in between (the cells, the upper
+# levels of the index trees) is copied once: with 10,000, reporting's commits cost a
+# third less CPU at 40,000 facts. The log (up to about 40 MB) is reused, not grown.
+_CHECKPOINT_PAGES = 10_000
 
 
 def quoted(name: str) -> str:
@@ -358,6 +363,7 @@ class SqliteFile:
         )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
         connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         with self._lock:
             self._connections.append(connection)
