@@ -63,10 +63,6 @@ class Plan:
     ordered: bool
     may_repeat: bool  # a document can appear once per matching array element
 
-    @property
-    def select(self) -> str:
-        return self.selecting()
-
     def selecting(self, fields: Sequence[str] | None = None) -> str:
         """The SQL selecting `id` and the stored document, or only the JSON text of
         some of its top-level fields (plain names: see `plain_field`), each NULL where
