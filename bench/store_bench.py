@@ -1,15 +1,18 @@
-"""The events service's store work for new activities, in this process, by phase.
+"""The store work of new activities, in this process, by phase.
 
-    .venv/bin/python bench/store_bench.py [--batches N]
+    .venv/bin/python bench/store_bench.py [--batches N] [--checkpoint-pages P]
 
-Runs what the events service asks of its store for each batch of 1,000 new activities,
-on the embedded store in a temporary directory, without HTTP, NATS or the other
-services: the activities inserted with their outbox (`ActivityRepository`), one audit
-entry each (`AuditRepository`), and the outbox relay's pass (reading the pending
-documents, marking their events published; the publisher does nothing). Prints, for
-each 10 batches, the CPU time per 1,000 activities of each phase and in all, and the
-store file's size at the end: the store's part of `bench/ingest_bench.py`'s figures,
-measured without the noise of the other processes.
+Runs what the events and reporting services ask of their stores for each batch of
+1,000 new activities, on the embedded store in a temporary directory, without HTTP,
+NATS or the services' other work. Events: the activities inserted with their outbox
+(`ActivityRepository`), one audit entry each (`AuditRepository`), and the outbox
+relay's pass (reading the pending documents, marking their events published; the
+publisher does nothing). Reporting: its projection applying the batch's `recorded`
+events (facts and cells, as its consumer does). Prints, for each 10 batches, the CPU
+time per 1,000 activities of each phase, and the store files' size at the end: the
+stores' part of `bench/ingest_bench.py`'s figures, measured without the noise of the
+other processes. `--checkpoint-pages` replaces the store's checkpoint interval (to
+compare; 10,000 unless told).
 """
 
 from __future__ import annotations
@@ -29,17 +32,21 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo.asynchronous.database import AsyncDatabase  # noqa: E402
 
+from bench.ingest_bench import registry_events  # noqa: E402
 from services.events.repository import ActivityRepository  # noqa: E402
 from services.events.transitions import decide_put  # noqa: E402
 from services.events.validation import Verdict  # noqa: E402
+from services.reporting.projection import Projection  # noqa: E402
+from services.reporting.repository import ReadModels  # noqa: E402
 from shared.audit import AuditRepository  # noqa: E402
-from shared.embedded import EmbeddedClient  # noqa: E402
+from shared.embedded import EmbeddedClient, engine  # noqa: E402
+from shared.mongo import Database  # noqa: E402
 from shared.outbox import OutboxRelay, ensure_outbox_index  # noqa: E402
 
 COMMUNES = ["vn63:06433", "vn63:06436", "vn63:06415", "vn63:06418", "vn63:06427"]
 LINEAGE = ["vn63:186", "vn63:20", "vn"]
 BATCH = 1000
-PHASES = ("insert", "audit", "relay")
+PHASES = ("insert", "audit", "relay", "project")
 
 
 def body(n: int) -> dict[str, Any]:
@@ -66,6 +73,9 @@ class Discard:
 
 async def run(directory: Path, batches: int) -> None:
     client = EmbeddedClient(directory)
+    projection = Projection(ReadModels(cast(Database, client["reporting"]), "g1"))
+    await projection.load()
+    await projection.apply_registry(registry_events())
     database = cast(AsyncDatabase[dict[str, Any]], client["events"])
     activities = ActivityRepository(database)
     await activities.ensure_indexes()
@@ -75,7 +85,12 @@ async def run(directory: Path, batches: int) -> None:
     await ensure_outbox_index(collection)
     relay = OutboxRelay("events", Discard(), [collection])
     spent = dict.fromkeys(PHASES, 0.0)
-    print("CPU ms per 1,000 activities, each 10 batches:", " / ".join(PHASES), "= all")
+    print(
+        "CPU ms per 1,000 activities, each 10 batches; events:",
+        " / ".join(PHASES[:3]),
+        "= all; reporting:",
+        PHASES[3],
+    )
     for number in range(batches):
         now = datetime.now(UTC)
         changes = []
@@ -105,17 +120,18 @@ async def run(directory: Path, batches: int) -> None:
         audited = time.process_time()
         await relay.flush()
         relayed = time.process_time()
-        for phase, seconds in zip(
-            PHASES, (inserted - started, audited - inserted, relayed - audited), strict=True
-        ):
-            spent[phase] += seconds
+        await projection.apply_activities([e for change in changes for e in change.events])
+        projected = time.process_time()
+        times = (started, inserted, audited, relayed, projected)
+        for phase, before, after in zip(PHASES, times, times[1:], strict=False):
+            spent[phase] += after - before
         if (number + 1) % 10 == 0:
             each = [spent[phase] / 10 * 1000 for phase in PHASES]
             first = (number + 1 - 10) * BATCH
             print(
                 f"  {first:>7,} to {first + 10 * BATCH:>7,}: "
-                + " / ".join(f"{ms:4.0f}" for ms in each)
-                + f" = {sum(each):4.0f}"
+                + " / ".join(f"{ms:4.0f}" for ms in each[:3])
+                + f" = {sum(each[:3]):4.0f}; {each[3]:4.0f}"
             )
             spent = dict.fromkeys(PHASES, 0.0)
     await client.close()
@@ -124,11 +140,15 @@ async def run(directory: Path, batches: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--batches", type=int, default=30, help="batches of 1,000 (30)")
+    parser.add_argument("--checkpoint-pages", type=int, help="the store's checkpoint interval")
+    arguments = parser.parse_args()
+    if arguments.checkpoint_pages:
+        engine._CHECKPOINT_PAGES = arguments.checkpoint_pages
     directory = Path(tempfile.mkdtemp(prefix="bdg-store-bench-"))
     try:
-        asyncio.run(run(directory, parser.parse_args().batches))
+        asyncio.run(run(directory, arguments.batches))
         size = sum(path.stat().st_size for path in directory.iterdir())
-        print(f"store file at the end: {size / 1e6:.0f} MB")
+        print(f"store files at the end: {size / 1e6:.0f} MB")
     finally:
         shutil.rmtree(directory)
 
