@@ -11,8 +11,9 @@ publisher does nothing). Reporting: its projection applying the batch's `recorde
 events (facts and cells, as its consumer does). Prints, for each 10 batches, the CPU
 time per 1,000 activities of each phase, and the store files' size at the end: the
 stores' part of `bench/ingest_bench.py`'s figures, measured without the noise of the
-other processes. `--checkpoint-pages` replaces the store's checkpoint interval (to
-compare; 10,000 unless told).
+other processes (with the services' garbage-collector settings).
+`--checkpoint-pages` replaces the store's checkpoint interval (to compare; 10,000
+unless told).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from services.events.validation import Verdict  # noqa: E402
 from services.reporting.projection import Projection  # noqa: E402
 from services.reporting.repository import ReadModels  # noqa: E402
 from shared.audit import AuditRepository  # noqa: E402
+from shared.collector import tune_collector  # noqa: E402
 from shared.embedded import EmbeddedClient, engine  # noqa: E402
 from shared.mongo import Database  # noqa: E402
 from shared.outbox import OutboxRelay, ensure_outbox_index  # noqa: E402
@@ -142,6 +144,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30, help="batches of 1,000 (30)")
     parser.add_argument("--checkpoint-pages", type=int, help="the store's checkpoint interval")
     arguments = parser.parse_args()
+    tune_collector()  # as the services run (shared/app.py)
     if arguments.checkpoint_pages:
         engine._CHECKPOINT_PAGES = arguments.checkpoint_pages
     directory = Path(tempfile.mkdtemp(prefix="bdg-store-bench-"))
