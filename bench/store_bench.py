@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo.asynchronous.database import AsyncDatabase  # noqa: E402
 
-from bench.ingest_bench import registry_events  # noqa: E402
+from bench.ingest_bench import activity, registry_events  # noqa: E402
+from services.events.items import ACTIVITY_ADAPTER, body_of  # noqa: E402
 from services.events.repository import ActivityRepository  # noqa: E402
 from services.events.transitions import decide_put  # noqa: E402
 from services.events.validation import Verdict  # noqa: E402
@@ -45,27 +46,20 @@ from shared.embedded import EmbeddedClient, engine  # noqa: E402
 from shared.mongo import Database  # noqa: E402
 from shared.outbox import OutboxRelay, ensure_outbox_index  # noqa: E402
 
-COMMUNES = ["vn63:06433", "vn63:06436", "vn63:06415", "vn63:06418", "vn63:06427"]
 LINEAGE = ["vn63:186", "vn63:20", "vn"]
 BATCH = 1000
 PHASES = ("insert", "audit", "relay", "project")
 
 
 def body(n: int) -> dict[str, Any]:
-    """An activity as `bench/ingest_bench.py` posts it (its dates cycle through a year)."""
-    day = f"2023-{1 + n % 12:02d}-{1 + n % 28:02d}"
-    return {
-        "type": "communication_session",
-        "programme": "P8",
-        "unit_id": COMMUNES[n % len(COMMUNES)],
-        "title": "Tuyên truyền phòng, chống bạo lực học đường",
-        "organiser": "CLB Thủ lĩnh của sự thay đổi",
-        "started_on": day,
-        "ended_on": day,
-        "participants": {"female": 31, "male": 24, "ethnic_minority": 40},
-        "roles": {"student": 50, "teacher": 5},
-        "topics": ["school_violence", "gender_equality"],
+    """The n-th activity `bench/ingest_bench.py` posts (its dates cycle through a year),
+    validated and stored as the events service stores it."""
+    fields = {
+        name: value
+        for name, value in activity(n).items()
+        if name not in ("source_system", "external_id")
     }
+    return body_of(ACTIVITY_ADAPTER.validate_python(fields))
 
 
 class Discard:
@@ -97,9 +91,10 @@ async def run(directory: Path, batches: int) -> None:
         now = datetime.now(UTC)
         changes = []
         for n in range(number * BATCH, (number + 1) * BATCH):
-            unit = COMMUNES[n % len(COMMUNES)]
-            verdict = Verdict(province_id="vn63:20", lineage=[unit, *LINEAGE], kind="ok")
-            changes.append(decide_put(None, ("bench", f"HL-{n:07d}"), body(n), verdict, now))
+            fields = body(n)
+            lineage = [fields["unit_id"], *LINEAGE]
+            verdict = Verdict(province_id="vn63:20", lineage=lineage, kind="ok")
+            changes.append(decide_put(None, ("bench", f"HL-{n:07d}"), fields, verdict, now))
         started = time.process_time()
         await activities.insert_many(changes)
         inserted = time.process_time()
