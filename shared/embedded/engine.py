@@ -56,9 +56,8 @@ NULL_KEY_SQL = "-9e999"
 _BUSY_TIMEOUT_MS = 30_000
 # Pages the log may hold before a commit copies them into the file (SQLite's default
 # is 1,000, 4 MB). A page written by several commits in between (the cells, the upper
-# levels of the index trees) is copied once: with 10,000, the store work of events and
-# of reporting between 30,000 and 60,000 activities is about a fifth less
-# (bench/store_bench.py). The log (up to about 40 MB) is reused, not grown.
+# levels of the index trees) is copied once instead of at every checkpoint
+# (docs/storage.md "Figures"). The log (up to about 40 MB) is reused, not grown.
 _CHECKPOINT_PAGES = 10_000
 
 

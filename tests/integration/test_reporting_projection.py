@@ -180,7 +180,8 @@ async def test_the_pending_facts_index_of_an_earlier_version_is_replaced_at_star
 ) -> None:
     """Earlier versions indexed every fact on `pending`; now only the pending ones are.
     A generation indexed the earlier way gets the new index at start, and the facts
-    still waiting for their unit are found through it."""
+    still waiting for their unit are found (which index serves that read, on either
+    store, is checked by the scenario's plans check)."""
     handle = MongoHandle(
         mongo.url, f"test_projection_{uuid.uuid4().hex[:8]}", "tests", data_dir=mongo.data_dir
     )
