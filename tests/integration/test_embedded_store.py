@@ -656,3 +656,69 @@ def test_what_sqlite_reads_for_a_projection() -> None:
         Find({"$or": [{"a": 1}, {"b": 2}]}, {"a": 1}),
     ):
         assert _fields_read(find) is None
+
+
+@pytest.mark.parametrize(
+    ("batch", "ordered"),
+    [
+        # Keys stored already, and a key twice in the batch, ordered or not.
+        (["c", "b", "d", "c", "e"], False),
+        (["f", "a", "g"], True),
+        (["a", "h", "b", "h"], False),
+    ],
+)
+def test_a_batch_with_keys_stored_already_inserts_what_mongodb_inserts(
+    tmp_path: Path, batch: list[str], ordered: bool
+) -> None:
+    documents = [{"_id": name} for name in batch]
+    seed = [{"_id": "a"}, {"_id": "b"}]
+
+    def check(collection: Any, is_async: bool) -> Any:
+        async def run() -> Any:
+            try:
+                outcome = collection.insert_many([dict(d) for d in documents], ordered=ordered)
+                if is_async:
+                    await outcome
+                refused: list[Any] = []
+            except BulkWriteError as error:
+                refused = [
+                    (e["index"], e["code"], e["op"]["_id"]) for e in error.details["writeErrors"]
+                ]
+                inserted = error.details["nInserted"]
+            else:
+                inserted = len(documents)
+            cursor = collection.find({}, {"_id": 1}).sort("_id", 1)
+            held = await cursor.to_list(None) if is_async else list(cursor)
+            return inserted, refused, [d["_id"] for d in held]
+
+        if is_async:
+            return run()
+        return asyncio.run(run())
+
+    expected, found = _both(tmp_path, check, seed, [])
+    assert found == expected
+    assert expected[1], "a batch nothing refuses proves little"
+
+
+def test_a_unique_index_on_another_field_still_refuses_in_a_batch(tmp_path: Path) -> None:
+    """A batch meeting both a stored key and another unique index: each refusal is
+    reported with the index that made it, and the rest goes in."""
+
+    async def run() -> tuple[Any, list[Any]]:
+        client, collection = await _seeded_store(tmp_path, [{"_id": "a", "code": "taken"}], [])
+        await collection.create_index("code", unique=True)
+        try:
+            with pytest.raises(BulkWriteError) as error:
+                await collection.insert_many(
+                    [{"_id": "a", "code": "a"}, {"_id": "n", "code": "taken"}, {"_id": "m"}],
+                    ordered=False,
+                )
+            held = await collection.find({}, {"_id": 1}).sort("_id", 1).to_list(None)
+            return error.value.details, [d["_id"] for d in held]
+        finally:
+            await client.close()
+
+    details, held = asyncio.run(run())
+    refused = [(e["index"], e["code"], e["keyValue"]) for e in details["writeErrors"]]
+    assert refused == [(0, 11000, {"_id": "a"}), (1, 11000, {"code": "taken"})]
+    assert (details["nInserted"], held) == (1, ["a", "m"])
