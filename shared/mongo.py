@@ -9,6 +9,7 @@ and the replicas of one service on one machine share the file.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,14 +28,26 @@ DUPLICATE_KEY = 11000
 _NOTHING_TO_DROP = frozenset({26, 27})  # NamespaceNotFound, IndexNotFound
 
 
-async def drop_former_index(collection: AsyncCollection[Document], name: str) -> None:
-    """Drop an index an earlier version created and this one replaced, if it is still
-    there (another process starting beside this one may have dropped it already)."""
-    try:
-        await collection.drop_index(name)
-    except OperationFailure as exc:
-        if exc.code not in _NOTHING_TO_DROP:
-            raise
+async def create_partial_index(
+    collection: AsyncCollection[Document],
+    keys: Sequence[tuple[str, int]],
+    *,
+    name: str,
+    only: Document,
+    replaces: Sequence[str] = (),
+) -> None:
+    """An index holding only the documents that meet `only` (MongoDB's
+    `partialFilterExpression`), replacing the indexes `replaces` an earlier version made
+    on the same keys for every document. Those are dropped first, as a MongoDB server
+    before 7.1 refuses a second index on the same keys differing only in its filter;
+    another process starting beside this one may have dropped them already."""
+    for former in replaces:
+        try:
+            await collection.drop_index(former)
+        except OperationFailure as exc:
+            if exc.code not in _NOTHING_TO_DROP:
+                raise
+    await collection.create_index(list(keys), name=name, partialFilterExpression=only)
 
 
 class MongoKind(enum.StrEnum):

@@ -26,7 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts import CloudEvent
 from shared.logging import get_logger
-from shared.mongo import Document, drop_former_index
+from shared.mongo import Document, create_partial_index
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FIELD = "_outbox_pending"
@@ -87,13 +87,12 @@ async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> No
     """The relay's read: documents with pending events, in `_id` order. A partial index:
     it holds only the documents whose events are still to go out, so it stays small and
     a document leaves it when its events are published."""
-    # Earlier versions indexed every document, on the same keys: dropped first, as a
-    # MongoDB server before 7.1 refuses a second index differing only in its filter.
-    await drop_former_index(collection, "outbox_pending")
-    await collection.create_index(
+    await create_partial_index(
+        collection,
         [(PENDING_FIELD, 1), ("_id", 1)],
         name="outbox_pending_only",
-        partialFilterExpression=PENDING_FILTER,
+        only=PENDING_FILTER,
+        replaces=["outbox_pending"],
     )
 
 

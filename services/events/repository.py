@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from services.events.transitions import STATE_FIELDS, Change, Status
-from shared.mongo import DUPLICATE_KEY, Database, Document, drop_former_index
+from shared.mongo import DUPLICATE_KEY, Database, Document, create_partial_index
 from shared.outbox import OUTBOX_FIELD, outbox_fields, with_outbox
 from shared.replica import apply_latest
 
@@ -130,17 +130,15 @@ class ActivityRepository:
             _ORDER,
         ):
             await self._collection.create_index(keys)
-        # Earlier versions indexed every activity on these keys (and on `pending_since`,
-        # which no query reads): dropped first, as a MongoDB server before 7.1 refuses a
-        # second index differing only in its filter.
-        for former in ("status_1_pending_on_1", "status_1_pending_since_1"):
-            await drop_former_index(self._collection, former)
         # Pending activities, all or those waiting for some references: a partial index,
-        # holding only the few that wait rather than an entry for every activity.
-        await self._collection.create_index(
+        # holding only the few that wait rather than an entry for every activity (earlier
+        # versions indexed every activity, and on `pending_since`, which no query reads).
+        await create_partial_index(
+            self._collection,
             [("status", ASCENDING), ("pending_on", ASCENDING)],
             name="pending_on_references",
-            partialFilterExpression={"status": Status.PENDING.value},
+            only={"status": Status.PENDING.value},
+            replaces=["status_1_pending_on_1", "status_1_pending_since_1"],
         )
 
     async def get(self, activity_id: str) -> Document | None:

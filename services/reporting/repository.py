@@ -24,7 +24,7 @@ from services.reporting.rollups import (
     groups,
     span,
 )
-from shared.mongo import DUPLICATE_KEY, Database, Document, drop_former_index
+from shared.mongo import DUPLICATE_KEY, Database, Document, create_partial_index
 from shared.replica import apply_latest
 from shared.units import NATION_ID
 
@@ -75,14 +75,13 @@ class ReadModels:
         await self.facts.create_index([("lineage", ASCENDING), ("on", ASCENDING)])
         await self.facts.create_index([("r34", ASCENDING), ("on", ASCENDING)])
         # Facts waiting for a unit: a partial index, holding only those rather than an
-        # entry for every fact. Earlier versions indexed every fact on the same key:
-        # dropped first, as a MongoDB server before 7.1 refuses a second index differing
-        # only in its filter.
-        await drop_former_index(self.facts, "pending_1")
-        await self.facts.create_index(
+        # entry for every fact (as earlier versions did).
+        await create_partial_index(
+            self.facts,
             [("pending", ASCENDING)],
             name="pending_facts",
-            partialFilterExpression={"pending": True},
+            only={"pending": True},
+            replaces=["pending_1"],
         )
         # Recomputing a cell: the facts placed on its unit in its month.
         await self.facts.create_index([("unit_id", ASCENDING), ("m", ASCENDING)])

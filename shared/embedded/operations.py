@@ -2,7 +2,10 @@
 
 Reads run the plan of query.py (an index walk when the filter names `_id` or an
 indexed path) and check each candidate with mongomock's matcher unless the plan was
-exact. Writes run inside the caller's transaction (engine.py), so
+exact; a find projecting some top-level fields has SQLite read only those. Updates of
+top-level fields on a document named by `_id` are tried as patches first (patches.py:
+SQLite changes the stored text), the others decode, apply and encode the document.
+Writes run inside the caller's transaction (engine.py), so
 each call is atomic; results and errors have PyMongo's types and shapes (`UpdateResult`,
 `BulkWriteError` with `writeErrors[i]["op"]`, `DuplicateKeyError` code 11000, …).
 """
