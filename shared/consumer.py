@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -156,11 +156,14 @@ class StreamConsumer:
             await self._declare_streams()
             info = await js.stream_info(self.stream.name)
         now = StreamNow(info.state.first_seq, info.state.last_seq, info.created)
+        existing: ConsumerInfo | None
         try:
             existing = await js.consumer_info(self.stream.name, self.durable)
-            floor: int | None = existing.ack_floor.stream_seq if existing.ack_floor else 0
         except NotFoundError:
-            floor = None
+            existing = None
+        floor = None
+        if existing is not None:
+            floor = existing.ack_floor.stream_seq if existing.ack_floor else 0
         recorded = await self._state.recorded(self.durable)
         decision = decide(self.stream.name, recorded, now, floor)
         self._set_gap(decision.gap)
@@ -177,12 +180,24 @@ class StreamConsumer:
             )
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(self.stream.name, self.durable)
+        elif existing is not None:
+            await self._widen(js, existing)
         self._subscription = await js.pull_subscribe(
             self.stream.subjects[0],
             durable=self.durable,
             stream=self.stream.name,
             config=self.consumer_config(decision.start_at or 1),
         )
+
+    async def _widen(self, js: JetStreamContext, existing: ConsumerInfo) -> None:
+        """A durable consumer made for smaller batches (an earlier default, or a smaller
+        `BDG_CONSUMER_BATCH_SIZE`) is let take this one's: the server hands a fetch no
+        more than the consumer's `max_ack_pending` unacknowledged messages."""
+        wanted = self.consumer_config().max_ack_pending or 0
+        held = existing.config.max_ack_pending or 0
+        if 0 < held < wanted:
+            await js.add_consumer(self.stream.name, existing.config.evolve(max_ack_pending=wanted))
+            log.info("consumer widened", consumer=self.durable, max_ack_pending=wanted)
 
     def _set_gap(self, reason: str | None) -> None:
         if reason is not None and reason != self.gap:

@@ -54,7 +54,7 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     # Consumers: a message failing this many times lands in dead letters.
     consumer_max_deliver: int = Field(default=5, ge=1)
-    consumer_batch_size: int = Field(default=256, ge=1)
+    consumer_batch_size: int = Field(default=2000, ge=1)
     # How often a consumer compares its database's position with the stream.
     consumer_check_every_seconds: float = Field(default=30.0, gt=0)
 

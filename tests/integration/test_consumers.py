@@ -8,6 +8,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.broker import JetStreamPublisher, create_broker, ensure_streams
 from shared.consumer import StreamConsumer
@@ -15,7 +16,7 @@ from shared.consumer_state import ConsumerStateRepository, DeadLetterRepository
 from shared.contracts import PROGRAMME_UPSERTED, REGISTRY, CloudEvent
 from shared.mongo import MongoHandle
 from tests.support.apps import eventually, reporting_app, running, runtime_of, unique_database
-from tests.support.events import programme_event, publish_raw
+from tests.support.events import programme_event, publish_events, publish_raw
 from tests.support.mongo import MongoBackend
 from tests.support.nats import NatsServer
 
@@ -158,3 +159,59 @@ async def test_republishing_an_event_is_deduplicated_by_the_stream(
     info = await nc.jetstream().stream_info("REGISTRY")
     await nc.close()
     assert info.state.messages == 1
+
+
+async def test_a_consumer_left_by_smaller_batches_takes_whole_batches_again(
+    consumer_parts: Any, nats_server: NatsServer
+) -> None:
+    """A durable consumer made when batches were smaller (an earlier default) holds a
+    smaller `max_ack_pending`, and the server would hand each fetch no more than that:
+    at start it is widened, and every event is still applied once."""
+    handle, broker = consumer_parts
+    events = [programme_event(f"P{n:04d}", 1, f"Programme {n}") for n in range(2500)]
+    last = await publish_events(nats_server.url, events)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    old = ConsumerConfig(
+        durable_name="tests-registry",
+        ack_policy=AckPolicy.EXPLICIT,
+        max_deliver=6,
+        ack_wait=60,
+        max_ack_pending=1000,
+        deliver_policy=DeliverPolicy.ALL,
+    )
+    await js.add_consumer("REGISTRY", old)
+
+    batches: list[int] = []
+    applied: list[str] = []
+
+    async def apply(batch: Sequence[CloudEvent]) -> None:
+        batches.append(len(batch))
+        applied.extend(event.data["code"] for event in batch)
+
+    consumer = StreamConsumer(
+        service="tests",
+        stream=REGISTRY,
+        durable="tests-registry",
+        apply=apply,
+        state=ConsumerStateRepository(handle.db),
+        dead_letters=DeadLetterRepository(handle.db),
+        max_deliver=5,
+        batch_size=2000,
+    )
+    await broker.start()
+    await consumer.start(broker)
+    try:
+
+        async def all_applied() -> bool:
+            info = await js.consumer_info("REGISTRY", "tests-registry")
+            return info.ack_floor.stream_seq == last
+
+        await eventually(all_applied)
+        info = await js.consumer_info("REGISTRY", "tests-registry")
+    finally:
+        await consumer.stop()
+        await nc.close()
+    assert info.config.max_ack_pending == 8000
+    assert batches[0] == 2000, f"the first fetch took {batches[0]} events"
+    assert sorted(applied) == sorted(event.data["code"] for event in events)
