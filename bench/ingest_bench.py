@@ -282,6 +282,8 @@ class Result:
     # Each process's CPU seconds as each 10,000 activities went in (the last window
     # ends when reporting counted all).
     cpu_windows: list[dict[str, float | None]]
+    # Messages per batch reporting's consumer of ACTIVITIES took (None: not measured).
+    batch_mean: float | None
 
     def cpu_per_thousand(self, name: str) -> str:
         used = self.cpu.get(name)
@@ -321,6 +323,17 @@ async def counted(client: httpx.AsyncClient, admin: dict[str, str]) -> int:
             return -1
         total += int(response.json()["total"])
     return total
+
+
+async def mean_batch(figures: httpx.AsyncClient) -> float | None:
+    """Mean messages per batch reporting's ACTIVITIES consumer took (its /metrics)."""
+    found: dict[str, float] = {}
+    for line in (await figures.get("/metrics")).text.splitlines():
+        name, _, value = line.rpartition(" ")
+        for part in ("sum", "count"):
+            if name.startswith(f"bdg_consumer_batch_messages_{part}{{") and "ACTIVITIES" in name:
+                found[part] = float(value)
+    return found["sum"] / found["count"] if found.get("count") else None
 
 
 async def measure(
@@ -389,9 +402,19 @@ async def measure(
         ]
         if await counted(figures, admin) != total:
             raise SystemExit("reporting counts more activities than were written")
+        batch = await mean_batch(figures)
         again, _ = await post_batches(client, bodies, "unchanged")
     return Result(
-        engine, total, seconds, latencies, published_after, counted_after, again, cpu, windows
+        engine,
+        total,
+        seconds,
+        latencies,
+        published_after,
+        counted_after,
+        again,
+        cpu,
+        windows,
+        batch,
     )
 
 
@@ -486,6 +509,10 @@ def report(results: list[Result], size: int) -> None:
         ("all on ACTIVITIES after the last batch, s", lambda r: f"{r.published_after:.1f}"),
         ("all counted by reporting after the last batch, s", lambda r: f"{r.counted_after:.1f}"),
         ("same batches again, activities/s", lambda r: f"{r.total / r.again_seconds:,.0f}"),
+        (
+            "reporting's batches from ACTIVITIES, mean messages",
+            lambda r: "-" if r.batch_mean is None else f"{r.batch_mean:,.0f}",
+        ),
     ]
     rows.append(("each 10,000 in turn, activities/s", lambda r: r.windows(size)))
     rows += [

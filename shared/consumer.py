@@ -46,6 +46,12 @@ FRESHNESS = Histogram(
     ["service", "stream"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
+BATCH = Histogram(
+    "bdg_consumer_batch_messages",
+    "Messages per fetched batch (at most BDG_CONSUMER_BATCH_SIZE)",
+    ["service", "stream"],
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+)
 
 PENDING = Gauge(
     "bdg_consumer_pending_messages",
@@ -281,6 +287,7 @@ class StreamConsumer:
                 await asyncio.sleep(1.0)
 
     async def process(self, messages: Sequence[Msg]) -> None:
+        BATCH.labels(self.service, self.stream.name).observe(len(messages))
         parsed: list[tuple[Msg, CloudEvent]] = []
         for msg in messages:
             try:
