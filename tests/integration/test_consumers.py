@@ -9,6 +9,7 @@ from typing import Any
 import nats
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import REGISTRY as METRICS
 
 from shared.broker import JetStreamPublisher, create_broker, ensure_streams
 from shared.consumer import StreamConsumer
@@ -199,6 +200,12 @@ async def test_a_consumer_left_by_smaller_batches_takes_whole_batches_again(
         max_deliver=5,
         batch_size=2000,
     )
+    labels = {"service": "tests", "stream": "REGISTRY"}
+
+    def taken() -> float:
+        return METRICS.get_sample_value("bdg_consumer_batch_messages_sum", labels) or 0.0
+
+    before = taken()
     await broker.start()
     await consumer.start(broker)
     try:
@@ -215,3 +222,4 @@ async def test_a_consumer_left_by_smaller_batches_takes_whole_batches_again(
     assert info.config.max_ack_pending == 8000
     assert batches[0] == 2000, f"the first fetch took {batches[0]} events"
     assert sorted(applied) == sorted(event.data["code"] for event in events)
+    assert taken() - before == 2500, "bdg_consumer_batch_messages counts the messages taken"
