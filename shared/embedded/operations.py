@@ -354,8 +354,11 @@ def delete(
     query: Mapping[str, Any],
     *,
     many: bool,
+    targets: list[Row] | None = None,
 ) -> int:
-    targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
+    """`targets`: the documents `query` selects, when the caller has read them."""
+    if targets is None:
+        targets = select(store, connection, collection, Find(query, limit=0 if many else 1))
     table = table_of(collection)
     connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(row.key,) for row in targets])
     for spec in store.info(collection).indexes:
@@ -374,31 +377,12 @@ def insert_many(
 ) -> tuple[list[Any], BulkWriteError | None]:
     """Insert all it can (up to the first failure when `ordered`), as MongoDB does; the
     caller commits those and then raises the returned `BulkWriteError`, if any."""
-    info = store.ensure_table(connection, collection)
     for document in documents:
         if "_id" not in document:
             document["_id"] = ObjectId()
-    connection.execute("SAVEPOINT insert_many")
-    try:
-        keys = [codec.key_of(d["_id"]) for d in documents]
-        connection.executemany(
-            f"INSERT INTO {table_of(collection)} (id, doc) VALUES (?, ?)",
-            [(key, codec.dumps(d)) for key, d in zip(keys, documents, strict=True)],
-        )
-        for spec in info.indexes:
-            store.add_entries(
-                connection,
-                collection,
-                spec,
-                [entries(spec, d, key) for key, d in zip(keys, documents, strict=True)],
-            )
-    except sqlite3.IntegrityError:
-        # Someone is there already: insert one by one to tell which.
-        connection.execute("ROLLBACK TO insert_many")
-    else:
-        connection.execute("RELEASE insert_many")
+    if _inserted_together(store, connection, collection, documents):
         return [d["_id"] for d in documents], None
-    connection.execute("RELEASE insert_many")
+    # Someone is there already: insert one by one to tell which.
     inserted: list[Any] = []
     errors: list[Document] = []
     for index, document in enumerate(documents):
@@ -413,6 +397,41 @@ def insert_many(
     if errors:
         return inserted, BulkWriteError(_bulk_result(nInserted=len(inserted), writeErrors=errors))
     return inserted, None
+
+
+def _inserted_together(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    documents: Sequence[Document],
+) -> bool:
+    """Insert documents (each with its `_id`) in one statement per table; False, with
+    nothing inserted, when a unique index refuses any of them."""
+    info = store.ensure_table(connection, collection)
+    connection.execute("SAVEPOINT insert_together")
+    try:
+        keys = [codec.key_of(d["_id"]) for d in documents]
+        connection.executemany(
+            f"INSERT INTO {table_of(collection)} (id, doc) VALUES (?, ?)",
+            [(key, codec.dumps(d)) for key, d in zip(keys, documents, strict=True)],
+        )
+        for spec in info.indexes:
+            store.add_entries(
+                connection,
+                collection,
+                spec,
+                [entries(spec, d, key) for key, d in zip(keys, documents, strict=True)],
+            )
+    except sqlite3.IntegrityError:
+        connection.execute("ROLLBACK TO insert_together")
+        connection.execute("RELEASE insert_together")
+        return False
+    except BaseException:
+        connection.execute("ROLLBACK TO insert_together")
+        connection.execute("RELEASE insert_together")
+        raise
+    connection.execute("RELEASE insert_together")
+    return True
 
 
 def _write_error(index: int, error: DuplicateKeyError, op: Document) -> Document:
@@ -492,6 +511,11 @@ def bulk_write(
     applied = _patched(store, connection, collection, ops)
     left = [op for op, done in zip(ops, applied, strict=True) if done is None]
     read = _read_targets(store, connection, collection, left)
+    # Upserts finding nothing, in a bulk that goes on past errors with each op on its
+    # own `_id`, on a collection without other unique indexes: inserted together at
+    # the end, since no op can meet another's document and nothing can refuse them.
+    defer = not ordered and not any(spec.unique for spec in store.info(collection).indexes)
+    creating: list[tuple[int, Document]] = []
     for index, op in enumerate(ops):
         try:
             done = applied[index]
@@ -503,8 +527,19 @@ def bulk_write(
                 insert(store, connection, collection, document)
                 counts["nInserted"] += 1
             elif op.kind == "delete":
-                counts["nRemoved"] += delete(store, connection, collection, op.query, many=op.many)
+                counts["nRemoved"] += delete(
+                    store,
+                    connection,
+                    collection,
+                    op.query,
+                    many=op.many,
+                    targets=None if read is None else read(op),
+                )
             else:
+                targets = None if read is None else read(op)
+                if targets == [] and op.upsert and defer:
+                    creating.append((index, upserted(op.query, op.document)))
+                    continue
                 outcome = update(
                     store,
                     connection,
@@ -514,7 +549,7 @@ def bulk_write(
                     many=op.many,
                     upsert=op.upsert,
                     replace=op.kind == "replace",
-                    targets=None if read is None else read(op),
+                    targets=targets,
                 )
                 counts["nMatched"] += outcome.matched
                 counts["nModified"] += outcome.modified
@@ -525,7 +560,27 @@ def bulk_write(
             counts["writeErrors"].append(_write_error(index, exc, dict(op.document)))
             if ordered:
                 break
+    _create(store, connection, collection, creating, counts)
     return counts, BulkWriteError(counts) if counts["writeErrors"] else None
+
+
+def _create(
+    store: SqliteFile,
+    connection: sqlite3.Connection,
+    collection: str,
+    creating: list[tuple[int, Document]],
+    counts: Document,
+) -> None:
+    """Insert the documents an unordered bulk's upserts create, together."""
+    if not creating:
+        return
+    documents = [document for _, document in creating]
+    if not _inserted_together(store, connection, collection, documents):
+        raise RuntimeError("an upsert of a document read as absent was refused")
+    for index, document in creating:
+        counts["nUpserted"] += 1
+        counts["upserted"].append({"index": index, "_id": document["_id"]})
+    counts["upserted"].sort(key=lambda entry: entry["index"])
 
 
 def _patched(
@@ -549,15 +604,17 @@ def _patched(
 def _read_targets(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, ops: list[BulkOp]
 ) -> Callable[[BulkOp], list[Row]] | None:
-    """For a bulk of updates each aimed at its own `_id` (the revisions of a batch, the
-    updates no patch could decide), every targeted document read in one pass
-    instead of one query per update; `None` for any other bulk. No update can change
-    another's document, so reading them first selects what reading each in turn would.
+    """For a bulk of updates, replacements (upserts too) and deletes each aimed at its
+    own `_id` (the revisions of a batch, the updates no patch could decide, reporting's
+    cells), every targeted document read in one pass instead of one query per op;
+    `None` for any other bulk. No op can change, create or remove another's document,
+    so reading them first selects what reading each in turn would; an upsert finding
+    nothing inserts, as it would have.
     """
     keys: list[Any] = []
     for op in ops:
         key = key_named(op.query)
-        if op.kind not in ("update", "replace") or op.many or op.upsert or key is None:
+        if op.kind not in ("update", "replace", "delete") or op.many or key is None:
             return None
         keys.append(key)
     if not store.info(collection).exists or len(set(keys)) != len(keys):

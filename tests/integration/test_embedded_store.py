@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import mongomock
 import pytest
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
@@ -204,6 +204,17 @@ def test_updates_match(tmp_path: Path) -> None:
             UpdateOne({"_id": "act-001", "revision": 3}, {"$set": {"title": "sau"}}),
             UpdateOne({"_id": "act-001", "revision": 2}, {"$set": {"title": "trước"}}),
         ],
+        # Upserts and deletes, each on its own `_id` (reporting's cells; read in one
+        # pass too): a replacement of a stored document and of one not there, an
+        # update inserting, a delete of a stored document and of one not there.
+        [
+            ReplaceOne({"_id": "act-002"}, {"on": "2024-02-02", "pending": True}, upsert=True),
+            ReplaceOne({"_id": "cell-1"}, {"on": "2024-03-03", "female": 2}, upsert=True),
+            UpdateOne({"_id": "cell-2"}, {"$set": {"on": "2025-01-01"}}, upsert=True),
+            UpdateOne({"_id": "act-005"}, {"$set": {"pending": True}}, upsert=True),
+            DeleteOne({"_id": "act-003"}),
+            DeleteOne({"_id": "act-998"}),
+        ],
     ],
 )
 def test_bulk_updates_match(tmp_path: Path, requests: list[Any]) -> None:
@@ -213,17 +224,31 @@ def test_bulk_updates_match(tmp_path: Path, requests: list[Any]) -> None:
         async def run() -> Any:
             if is_async:
                 outcome = await collection.bulk_write(requests, ordered=False)
-                counts = (outcome.matched_count, outcome.modified_count)
+                counts = (
+                    outcome.matched_count,
+                    outcome.modified_count,
+                    outcome.upserted_count,
+                    outcome.deleted_count,
+                )
             else:  # mongomock's bulk builder predates PyMongo's write models: in turn
-                counts = (0, 0)
+                counts = (0, 0, 0, 0)
                 for request in requests:
+                    if isinstance(request, DeleteOne):
+                        gone = collection.delete_one(request._filter).deleted_count
+                        counts = (counts[0], counts[1], counts[2], counts[3] + gone)
+                        continue
                     write = (
                         collection.update_one
                         if isinstance(request, UpdateOne)
                         else collection.replace_one
                     )
-                    one = write(request._filter, request._doc)
-                    counts = (counts[0] + one.matched_count, counts[1] + one.modified_count)
+                    one = write(request._filter, request._doc, upsert=bool(request._upsert))
+                    counts = (
+                        counts[0] + one.matched_count,
+                        counts[1] + one.modified_count,
+                        counts[2] + int(one.upserted_id is not None),
+                        counts[3],
+                    )
             cursor = collection.find({"_id": {"$in": touched}})
             found = await cursor.to_list(None) if is_async else list(cursor)
             by_index = collection.find({"on": {"$gte": "2023-12-31"}}, {"_id": 1})
@@ -722,3 +747,44 @@ def test_a_unique_index_on_another_field_still_refuses_in_a_batch(tmp_path: Path
     refused = [(e["index"], e["code"], e["keyValue"]) for e in details["writeErrors"]]
     assert refused == [(0, 11000, {"_id": "a"}), (1, 11000, {"code": "taken"})]
     assert (details["nInserted"], held) == (1, ["a", "m"])
+
+
+def test_upserts_of_an_unordered_bulk_refused_by_a_unique_index_are_reported_each(
+    tmp_path: Path,
+) -> None:
+    """Upserts finding nothing in a bulk that goes on past errors are inserted together;
+    when another unique index refuses one of them, that one is reported at its own
+    index and every other op still takes effect."""
+
+    async def run() -> tuple[Any, list[Any]]:
+        client, collection = await _seeded_store(
+            tmp_path, [{"_id": "a", "code": "taken"}, {"_id": "b", "code": "b"}], []
+        )
+        await collection.create_index("code", unique=True)
+        try:
+            with pytest.raises(BulkWriteError) as error:
+                await collection.bulk_write(
+                    [
+                        ReplaceOne({"_id": "n"}, {"code": "n"}, upsert=True),
+                        UpdateOne({"_id": "b"}, {"$set": {"code": "b2"}}, upsert=True),
+                        ReplaceOne({"_id": "m"}, {"code": "taken"}, upsert=True),
+                        DeleteOne({"_id": "a"}),
+                        UpdateOne({"_id": "o"}, {"$set": {"code": "o"}}, upsert=True),
+                    ],
+                    ordered=False,
+                )
+            held = await collection.find({}).sort("_id", 1).to_list(None)
+            return error.value.details, held
+        finally:
+            await client.close()
+
+    details, held = asyncio.run(run())
+    refused = [(e["index"], e["code"], e["keyValue"]) for e in details["writeErrors"]]
+    assert refused == [(2, 11000, {"code": "taken"})]
+    assert (details["nUpserted"], details["nModified"], details["nRemoved"]) == (2, 1, 1)
+    assert [(u["index"], u["_id"]) for u in details["upserted"]] == [(0, "n"), (4, "o")]
+    assert held == [
+        {"_id": "b", "code": "b2"},
+        {"_id": "n", "code": "n"},
+        {"_id": "o", "code": "o"},
+    ]
