@@ -131,16 +131,8 @@ def add_rows(
 
 
 def as_rows(sums: Mapping[RowKey, Mapping[str, float]]) -> list[Document]:
-    rows = []
-    for key, measures in sums.items():
-        if not any(measures.values()):
-            continue
-        rows.append({**dict(zip(ROW_KEYS, key, strict=True)), **_numbers(measures)})
-    return rows
-
-
-def _numbers(measures: Mapping[str, float]) -> dict[str, float | int]:
-    return {m: int(v) if float(v).is_integer() else v for m, v in measures.items() if v}
+    """Rows as cells store them (the same form `moved` writes)."""
+    return _listed({key: [measures[m] for m in MEASURES] for key, measures in sums.items()})
 
 
 def cell_document(
@@ -269,20 +261,25 @@ def add_change(
 def moved(
     document: Mapping[str, Any] | None, cell: CellKey, changes: Mapping[RowKey, Any]
 ) -> tuple[list[Document], list[Document]]:
-    """A cell's `own` and `rows` after the changes, zero rows left out."""
+    """A cell's `own` and `rows` after the changes, zero rows left out. Rows the
+    changes do not touch are kept as stored (already in the form `_listed` writes)."""
     parts = []
     for part, position in (("own", 0), ("rows", 1)):
-        sums: dict[RowKey, list[float]] = {
-            _row_key(row): [float(row.get(measure) or 0) for measure in MEASURES]
-            for row in (document or {}).get(part) or ()
-        }
-        for key, change in changes.items():
-            target, delta = sums.get(key), change[position]
-            if target is None:
-                sums[key] = list(delta)
-            else:
-                sums[key] = [held + more for held, more in zip(target, delta, strict=True)]
-        parts.append(_listed(sums))
+        rows: list[Document] = []
+        met: set[RowKey] = set()
+        for row in (document or {}).get(part) or ():
+            key = _row_key(row)
+            change = changes.get(key)
+            if change is None:
+                rows.append(row)
+                continue
+            met.add(key)
+            held = [float(row.get(measure) or 0) for measure in MEASURES]
+            rows += _listed({key: [a + b for a, b in zip(held, change[position], strict=True)]})
+        rows += _listed(
+            {key: list(change[position]) for key, change in changes.items() if key not in met}
+        )
+        parts.append(rows)
     return parts[0], parts[1]
 
 
