@@ -18,8 +18,14 @@ The services verify tokens against a JWKS served by this script (a key made for 
 run, as the registry would publish it): batches are sent as a Lạng Sơn submitter, so
 every item goes through the province check.
 
+`--spread nation` spreads the activities over the communes of a national tree (63
+provinces x 11 districts x 14 communes, `bench/query_bench.py`'s) instead of five
+communes of one district, sent by a national submitter: reporting then moves a cell of
+a different commune and district for nearly every activity, its heaviest case.
+
     .venv/bin/python bench/ingest_bench.py                 # 100 batches on the embedded store
     .venv/bin/python bench/ingest_bench.py --batches 20
+    .venv/bin/python bench/ingest_bench.py --spread nation
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -130,12 +136,30 @@ def nats_binary() -> str:
     return found
 
 
-def registry_events() -> list[CloudEvent]:
+def national_communes() -> list[str]:
+    from bench.query_bench import national_units
+
+    return [u["id"] for u in national_units() if u["level"] == "commune" and u["edition"] == "vn63"]
+
+
+def registry_events(spread: str = "district") -> list[CloudEvent]:
     def event(kind: Any, data: Any, subject: str) -> CloudEvent:
         return CloudEvent.new(
             kind, data, source=kind.stream.source, subject=subject, correlation_id="bench"
         )
 
+    programme = event(
+        PROGRAMME_UPSERTED,
+        ProgrammeUpserted(code="P8", name="Project 8", name_vi="Dự án 8", revision=1),
+        "P8",
+    )
+    if spread == "nation":
+        from bench.query_bench import national_units
+
+        return [
+            event(UNIT_UPSERTED, UnitUpserted.model_validate({**unit, "revision": 1}), unit["id"])
+            for unit in national_units()
+        ] + [programme]
     found = [
         event(
             UNIT_UPSERTED,
@@ -152,13 +176,7 @@ def registry_events() -> list[CloudEvent]:
         )
         for unit_id, name, level, parent in UNITS
     ]
-    found.append(
-        event(
-            PROGRAMME_UPSERTED,
-            ProgrammeUpserted(code="P8", name="Project 8", name_vi="Dự án 8", revision=1),
-            "P8",
-        )
-    )
+    found.append(programme)
     found.append(
         event(
             CLUB_UPSERTED,
@@ -182,7 +200,9 @@ def registry_events() -> list[CloudEvent]:
     return found
 
 
-def activity(n: int) -> dict[str, Any]:
+def activity(n: int, communes: Sequence[str] | None = None) -> dict[str, Any]:
+    """The n-th activity: on five communes of one district, club meetings among them;
+    or, given `communes`, communication sessions spread over all of them."""
     day = f"2023-{1 + n % 12:02d}-{1 + n % 28:02d}"
     body: dict[str, Any] = {
         "source_system": "bench-langson",
@@ -198,7 +218,10 @@ def activity(n: int) -> dict[str, Any]:
         "roles": {"student": 50, "teacher": 5},
         "topics": ["school_violence", "gender_equality"],
     }
-    if n % 4 == 0:
+    if communes is not None:
+        # 7,919 is prime: the activities walk every commune before meeting one again.
+        body["unit_id"] = communes[n * 7919 % len(communes)]
+    elif n % 4 == 0:
         body.update(type="club_meeting", unit_id="vn63:06433", club_id=CLUB, title="Sinh hoạt CLB")
     return body
 
@@ -310,13 +333,13 @@ class Result:
         return per * size / sum(chosen)
 
 
-async def counted(client: httpx.AsyncClient, admin: dict[str, str]) -> int:
-    """Activities reporting counts for the province in 2023 (both types posted)."""
+async def counted(client: httpx.AsyncClient, admin: dict[str, str], unit: str) -> int:
+    """Activities reporting counts for `unit` in 2023 (both types posted)."""
     total = 0
     for indicator in ("communication_sessions", "club_meetings"):
         response = await client.get(
             f"/v1/indicators/{indicator}/values",
-            params={"unit_id": "vn63:20", "period": "2023"},
+            params={"unit_id": unit, "period": "2023"},
             headers=admin,
         )
         if response.status_code != 200:
@@ -345,8 +368,11 @@ async def measure(
     batches: int,
     size: int,
     pids: dict[str, int],
+    spread: str,
 ) -> Result:
-    submitter = issue_token(key, "bench-langson", ["submitter"], ["vn63:20", "vn34:20"], 7200)
+    scope, unit = (["vn"], "vn") if spread == "nation" else (["vn63:20", "vn34:20"], "vn63:20")
+    communes = national_communes() if spread == "nation" else None
+    submitter = issue_token(key, "bench-submitter", ["submitter"], scope, 7200)
     admin = {"Authorization": f"Bearer {issue_token(key, 'bench-admin', ['admin'], ['vn'], 7200)}"}
     async with (
         httpx.AsyncClient(
@@ -360,7 +386,7 @@ async def measure(
             return all(answer.status_code == 200 for answer in answers)
 
         await until(ready)
-        last = await publish_events(nats_url, registry_events())
+        last = await publish_events(nats_url, registry_events(spread))
 
         async def replica_loaded() -> bool:
             response = await client.get("/v1/status", headers=admin)
@@ -370,7 +396,7 @@ async def measure(
 
         await until(replica_loaded)
         bodies = [
-            json.dumps([activity(b * size + i) for i in range(size)]).encode()
+            json.dumps([activity(b * size + i, communes) for i in range(size)]).encode()
             for b in range(batches)
         ]
         total = batches * size
@@ -389,7 +415,7 @@ async def measure(
         published_after = time.perf_counter() - answered
 
         async def all_counted() -> bool:
-            return await counted(figures, admin) >= total
+            return await counted(figures, admin, unit) >= total
 
         await until(all_counted)
         counted_after = time.perf_counter() - answered
@@ -400,7 +426,7 @@ async def measure(
             {name: used_between(before[name], after[name]) for name in pids}
             for before, after in itertools.pairwise(marks)
         ]
-        if await counted(figures, admin) != total:
+        if await counted(figures, admin, unit) != total:
             raise SystemExit("reporting counts more activities than were written")
         batch = await mean_batch(figures)
         again, _ = await post_batches(client, bodies, "unchanged")
@@ -418,7 +444,7 @@ async def measure(
     )
 
 
-def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result:
+def run(engine: str, mongodb_url: str | None, batches: int, size: int, spread: str) -> Result:
     work = Path(tempfile.mkdtemp(prefix="bdg-bench-"))
     nats_port, events_port, reporting_port = free_port(), free_port(), free_port()
     nats_url = f"nats://127.0.0.1:{nats_port}"
@@ -480,6 +506,7 @@ def run(engine: str, mongodb_url: str | None, batches: int, size: int) -> Result
                         "NATS": processes[0].pid,
                         "this client": os.getpid(),
                     },
+                    spread,
                 )
             )
         finally:
@@ -533,13 +560,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=None, help="batches to post")
     parser.add_argument("--size", type=int, default=1000, help="activities per batch (≤ 1000)")
+    parser.add_argument(
+        "--spread",
+        choices=("district", "nation"),
+        default="district",
+        help="five communes of one district (default), or every commune of a national tree",
+    )
     args = parser.parse_args()
     size = min(args.size, 1000)
     mongodb_url = os.environ.get("BDG_MONGODB_URL")
     engines: list[tuple[str, str | None, int]] = [("embedded", None, args.batches or 100)]
     if mongodb_url:
         engines.append(("mongodb", mongodb_url, args.batches or 1000))
-    report([run(name, url, batches, size) for name, url, batches in engines], size)
+    results = [run(name, url, batches, size, args.spread) for name, url, batches in engines]
+    print(f"activities spread over: {args.spread}")
+    report(results, size)
 
 
 if __name__ == "__main__":
