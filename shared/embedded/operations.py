@@ -13,7 +13,7 @@ each call is atomic; results and errors have PyMongo's types and shapes (`Update
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -511,9 +511,10 @@ def bulk_write(
     applied = _patched(store, connection, collection, ops)
     left = [op for op, done in zip(ops, applied, strict=True) if done is None]
     read = _read_targets(store, connection, collection, left)
-    # Upserts finding nothing, in a bulk that goes on past errors with each op on its
-    # own `_id`, on a collection without other unique indexes: inserted together at
-    # the end, since no op can meet another's document and nothing can refuse them.
+    # Upserts of an `_id` no document has, in a bulk that goes on past errors with each
+    # op on its own `_id`, on a collection without other unique indexes: inserted
+    # together at the end, since no op can meet another's document and nothing can
+    # refuse them.
     defer = not ordered and not any(spec.unique for spec in store.info(collection).indexes)
     creating: list[tuple[int, Document]] = []
     for index, op in enumerate(ops):
@@ -533,11 +534,10 @@ def bulk_write(
                     collection,
                     op.query,
                     many=op.many,
-                    targets=None if read is None else read(op),
+                    targets=None if read is None else read.targets(op),
                 )
             else:
-                targets = None if read is None else read(op)
-                if targets == [] and op.upsert and defer:
+                if read is not None and op.upsert and defer and read.absent(op):
                     creating.append((index, upserted(op.query, op.document)))
                     continue
                 outcome = update(
@@ -549,7 +549,7 @@ def bulk_write(
                     many=op.many,
                     upsert=op.upsert,
                     replace=op.kind == "replace",
-                    targets=targets,
+                    targets=None if read is None else read.targets(op),
                 )
                 counts["nMatched"] += outcome.matched
                 counts["nModified"] += outcome.modified
@@ -601,15 +601,32 @@ def _patched(
     return patches.apply(store, connection, collection, [p for p in found if p is not None])
 
 
+@dataclass(frozen=True)
+class _Read:
+    """The documents a bulk's ops name by `_id`, read in one pass."""
+
+    rows: dict[Any, Row]
+    keys: dict[int, Any]  # id(op) → the key it names
+
+    def targets(self, op: BulkOp) -> list[Row]:
+        """What `op`'s filter selects."""
+        row = self.rows.get(self.keys[id(op)])
+        return [row] if row is not None and matches(op.query, row.document) else []
+
+    def absent(self, op: BulkOp) -> bool:
+        """No document has the `_id` `op` names."""
+        return self.keys[id(op)] not in self.rows
+
+
 def _read_targets(
     store: SqliteFile, connection: sqlite3.Connection, collection: str, ops: list[BulkOp]
-) -> Callable[[BulkOp], list[Row]] | None:
+) -> _Read | None:
     """For a bulk of updates, replacements (upserts too) and deletes each aimed at its
     own `_id` (the revisions of a batch, the updates no patch could decide, reporting's
     cells), every targeted document read in one pass instead of one query per op;
     `None` for any other bulk. No op can change, create or remove another's document,
     so reading them first selects what reading each in turn would; an upsert finding
-    nothing inserts, as it would have.
+    nothing inserts (or meets the stored `_id`), as it would have.
     """
     keys: list[Any] = []
     for op in ops:
@@ -623,13 +640,7 @@ def _read_targets(
         key: Row(key, codec.loads(text))
         for key, text in rows_of_keys(connection, collection, "doc", keys)
     }
-    by_op = dict(zip(map(id, ops), keys, strict=True))
-
-    def targets(op: BulkOp) -> list[Row]:
-        row = rows.get(by_op[id(op)])
-        return [row] if row is not None and matches(op.query, row.document) else []
-
-    return targets
+    return _Read(rows, dict(zip(map(id, ops), keys, strict=True)))
 
 
 def create_index(

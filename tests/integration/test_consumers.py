@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import nats
@@ -94,6 +94,26 @@ async def consumer_parts(mongo: MongoBackend, nats_server: NatsServer) -> Any:
     await handle.close()
 
 
+def _registry_consumer(
+    handle: MongoHandle,
+    apply: Callable[[Sequence[CloudEvent]], Awaitable[None]],
+    *,
+    max_deliver: int,
+    batch_size: int,
+) -> StreamConsumer:
+    """The test service's durable consumer `tests-registry` of REGISTRY."""
+    return StreamConsumer(
+        service="tests",
+        stream=REGISTRY,
+        durable="tests-registry",
+        apply=apply,
+        state=ConsumerStateRepository(handle.db),
+        dead_letters=DeadLetterRepository(handle.db),
+        max_deliver=max_deliver,
+        batch_size=batch_size,
+    )
+
+
 async def test_failing_event_is_retried_then_dead_lettered_then_retried_by_hand(
     consumer_parts: Any, nats_server: NatsServer
 ) -> None:
@@ -110,16 +130,7 @@ async def test_failing_event_is_retried_then_dead_lettered_then_retried_by_hand(
                 raise RuntimeError("cannot apply this one yet")
         applied.extend(event.data["code"] for event in events)
 
-    consumer = StreamConsumer(
-        service="tests",
-        stream=REGISTRY,
-        durable="tests-registry",
-        apply=apply,
-        state=ConsumerStateRepository(handle.db),
-        dead_letters=DeadLetterRepository(handle.db),
-        max_deliver=2,
-        batch_size=10,
-    )
+    consumer = _registry_consumer(handle, apply, max_deliver=2, batch_size=10)
     await broker.start()
     await consumer.start(broker)
 
@@ -190,16 +201,7 @@ async def test_a_consumer_left_by_smaller_batches_takes_whole_batches_again(
         batches.append(len(batch))
         applied.extend(event.data["code"] for event in batch)
 
-    consumer = StreamConsumer(
-        service="tests",
-        stream=REGISTRY,
-        durable="tests-registry",
-        apply=apply,
-        state=ConsumerStateRepository(handle.db),
-        dead_letters=DeadLetterRepository(handle.db),
-        max_deliver=5,
-        batch_size=2000,
-    )
+    consumer = _registry_consumer(handle, apply, max_deliver=5, batch_size=2000)
     labels = {"service": "tests", "stream": "REGISTRY"}
 
     def taken() -> float:

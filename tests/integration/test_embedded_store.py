@@ -788,3 +788,30 @@ def test_upserts_of_an_unordered_bulk_refused_by_a_unique_index_are_reported_eac
         {"_id": "n", "code": "n"},
         {"_id": "o", "code": "o"},
     ]
+
+
+def test_an_upsert_whose_filter_misses_a_stored_id_is_a_duplicate_in_an_unordered_bulk(
+    tmp_path: Path,
+) -> None:
+    """As in MongoDB: the upsert would insert an `_id` that is stored already, so it is
+    refused (11000) and the bulk goes on; the other upsert inserts."""
+
+    async def run() -> tuple[Any, list[Any]]:
+        client, collection = await _seeded_store(tmp_path, [{"_id": "a", "v": 1}], [])
+        try:
+            with pytest.raises(BulkWriteError) as error:
+                await collection.bulk_write(
+                    [
+                        ReplaceOne({"_id": "a", "v": 2}, {"v": 3}, upsert=True),
+                        ReplaceOne({"_id": "n"}, {"v": 1}, upsert=True),
+                    ],
+                    ordered=False,
+                )
+            return error.value.details, await collection.find({}).sort("_id", 1).to_list(None)
+        finally:
+            await client.close()
+
+    details, held = asyncio.run(run())
+    assert [(e["index"], e["code"]) for e in details["writeErrors"]] == [(0, 11000)]
+    assert [(u["index"], u["_id"]) for u in details["upserted"]] == [(1, "n")]
+    assert held == [{"_id": "a", "v": 1}, {"_id": "n", "v": 1}]
