@@ -111,6 +111,8 @@ class StreamConsumer:
         self._dead_letters = dead_letters
         self._max_deliver = max_deliver
         self._batch_size = batch_size
+        # Unacknowledged messages the server lets this consumer hold: four batches.
+        self._max_ack_pending = max(batch_size * 4, 1000)
         self._fetch_timeout = fetch_timeout_seconds
         self._check_every = check_every_seconds
         self._declare_streams = declare_streams
@@ -134,7 +136,7 @@ class StreamConsumer:
             # the message back to be dead-lettered.
             max_deliver=self._max_deliver + 1,
             ack_wait=60,
-            max_ack_pending=max(self._batch_size * 4, 1000),
+            max_ack_pending=self._max_ack_pending,
             **deliver,
         )
 
@@ -199,7 +201,7 @@ class StreamConsumer:
         """A durable consumer made for smaller batches (an earlier default, or a smaller
         `BDG_CONSUMER_BATCH_SIZE`) is let take this one's: the server hands a fetch no
         more than the consumer's `max_ack_pending` unacknowledged messages."""
-        wanted = self.consumer_config().max_ack_pending or 0
+        wanted = self._max_ack_pending
         held = existing.config.max_ack_pending or 0
         if 0 < held < wanted:
             await js.add_consumer(self.stream.name, existing.config.evolve(max_ack_pending=wanted))

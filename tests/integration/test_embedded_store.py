@@ -752,9 +752,10 @@ def test_a_unique_index_on_another_field_still_refuses_in_a_batch(tmp_path: Path
 def test_upserts_of_an_unordered_bulk_refused_by_a_unique_index_are_reported_each(
     tmp_path: Path,
 ) -> None:
-    """Upserts finding nothing in a bulk that goes on past errors are inserted together;
-    when another unique index refuses one of them, that one is reported at its own
-    index and every other op still takes effect."""
+    """On a collection with another unique index, a bulk's upserts are applied in
+    turn, as MongoDB meets them: the one that index refuses is reported at its own
+    index (even though the document holding the value is deleted later in the bulk),
+    and every other op still takes effect."""
 
     async def run() -> tuple[Any, list[Any]]:
         client, collection = await _seeded_store(
